@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages WWS drives, only those that are missing, so `make up` and
+# `make test` work on a fresh Debian 12 machine. Safe to run again.
+set -euo pipefail
+wanted=(podman runc uidmap slirp4netns fuse-overlayfs debootstrap sqlite3 openssh-client git)
+missing=()
+for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "host-setup: missing Debian packages: ${missing[*]} (run as root or install them)" >&2
+        exit 1
+    fi
+    echo "host-setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,1 @@
+"""The embedded Kubernetes-compatible state store: a generic CRD API server over SQLite."""

@@ -1,0 +1,111 @@
+"""The ``wws`` command. Each subcommand's work lives in the module that owns it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from wws import logconfig
+
+DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "wws"
+
+
+def _store_serve(args: argparse.Namespace) -> int:
+    from statestore import server
+
+    return server.main(
+        data_dir=Path(args.data_dir),
+        listen=args.listen,
+        crds_dir=Path(args.crds) if args.crds else None,
+        tls_cert=Path(args.tls_cert) if args.tls_cert else None,
+        tls_key=Path(args.tls_key) if args.tls_key else None,
+    )
+
+
+def _crds_generate(args: argparse.Namespace) -> int:
+    from wws import crdgen
+
+    return crdgen.main(out_dir=Path(args.out), check=args.check)
+
+
+def _controller_run(args: argparse.Namespace) -> int:
+    from controller import main as controller_main
+
+    return controller_main.main(
+        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
+        resync_seconds=args.resync,
+        health_listen=args.health_listen,
+    )
+
+
+def _image_build(args: argparse.Namespace) -> int:
+    from wws import imagebuild
+
+    return imagebuild.main(data_dir=Path(args.data_dir), force=args.force)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from wws import up
+
+    return up.main(data_dir=Path(args.data_dir), listen=args.listen)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wws", description="Winmutt's Work Spaces")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    store = commands.add_parser("store", help="the embedded Kubernetes-compatible state store")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+    serve = store_commands.add_parser("serve", help="serve the Kubernetes API from SQLite")
+    serve.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    serve.add_argument("--listen", default="127.0.0.1:6443", help="HOST:PORT (default %(default)s)")
+    serve.add_argument("--crds", help="apply every CRD YAML file in this folder at start")
+    serve.add_argument("--tls-cert", help="certificate (PEM); required off loopback unless generated")
+    serve.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
+    serve.set_defaults(handler=_store_serve)
+
+    crds = commands.add_parser("crds", help="CustomResourceDefinitions of the WWS API")
+    crds_commands = crds.add_subparsers(dest="crds_command", required=True)
+    generate = crds_commands.add_parser("generate", help="write crds/*.yaml from api/")
+    generate.add_argument("--out", default="crds")
+    generate.add_argument("--check", action="store_true", help="fail when the files differ")
+    generate.set_defaults(handler=_crds_generate)
+
+    controller = commands.add_parser("controller", help="the kopf controller")
+    controller_commands = controller.add_subparsers(dest="controller_command", required=True)
+    run = controller_commands.add_parser("run", help="converge Workspaces onto providers")
+    run.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
+    run.add_argument("--resync", type=float, default=30.0, help="seconds between drift checks")
+    run.add_argument("--health-listen", default="127.0.0.1:8081", help="health + /metrics")
+    run.set_defaults(handler=_controller_run)
+
+    image = commands.add_parser("image", help="workspace images")
+    image_commands = image.add_subparsers(dest="image_command", required=True)
+    build = image_commands.add_parser("build", help="build localhost/wws/workspace:bookworm")
+    build.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    build.set_defaults(handler=_image_build)
+
+    up = commands.add_parser("up", help="store + controller + web UI on this machine")
+    up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
+    up.add_argument("--listen", default="127.0.0.1:6443", help="the store's HOST:PORT")
+    up.set_defaults(handler=_up)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logconfig.configure(level=args.log_level)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""structlog, configured once per process.
+
+JSON lines when stderr is not a terminal (services, CI, journald), readable console output
+when it is. Standard-library loggers (uvicorn, kopf, aiohttp) are routed through the same
+renderer so one process writes one format. Events about a resource carry ``namespace`` and
+``name`` keys: bind them with :func:`for_resource`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_configured = False
+
+
+def configure(*, level: str = "INFO", json: bool | None = None) -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    render_json = not sys.stderr.isatty() if json is None else json
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if render_json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # Access logs of the store would drown everything else at thousands of requests a second.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+def get(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)  # type: ignore[no-any-return]
+
+
+def for_resource(
+    logger: structlog.stdlib.BoundLogger, *, namespace: str | None, name: str, kind: str = ""
+) -> structlog.stdlib.BoundLogger:
+    """A logger whose every event names the resource it is about."""
+    bound = logger.bind(namespace=namespace or "", name=name)
+    return bound.bind(kind=kind) if kind else bound
