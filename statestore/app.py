@@ -1,0 +1,433 @@
+"""The HTTP face of the store: a plain ASGI app speaking the Kubernetes REST + watch protocol.
+
+Plain ASGI rather than a framework router: every request of kopf, kubectl and the Python
+client goes through here thousands of times a second, and watch streams need direct control
+of chunked output and client disconnects.
+"""
+
+from __future__ import annotations
+
+import hmac
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+import yaml
+
+from statestore import discovery, openapi, resources, selectors, tables, watching
+from statestore.errors import Cause, StatusError, bad_request, not_found
+from statestore.patching import APPLY_PATCH
+from statestore.resources import ResourceInfo
+from statestore.store import Store
+from wws import logconfig
+
+log = logconfig.get(__name__)
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+MAX_BODY_BYTES = 3 * 1024 * 1024
+JSON = b"application/json"
+_OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+
+
+@dataclass(frozen=True)
+class Target:
+    """A request path resolved against the registry."""
+
+    info: ResourceInfo
+    version: str
+    namespace: str | None
+    name: str | None
+    subresource: str | None
+
+
+class Query:
+    def __init__(self, raw: bytes) -> None:
+        self._values = {k: v[-1] for k, v in parse_qs(raw.decode("latin-1")).items()}
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name, default)
+
+    def flag(self, name: str) -> bool:
+        return self._values.get(name, "").lower() in ("true", "1")
+
+
+def _dumps(obj: Any) -> bytes:
+    return orjson.dumps(obj)
+
+
+class ApiServer:
+    def __init__(self, store: Store, *, token: str, address: str) -> None:
+        self.store = store
+        self.token = token.encode()
+        self.address = address
+        self._openapi_cache: dict[str, Any] = {}
+        store.on_registry_change.append(self._openapi_cache.clear)
+
+    # ---------------------------------------------------------------- ASGI entry
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            await self._handle(scope, receive, send)
+        except StatusError as error:
+            await self._send_json(send, error.code, error.to_status())
+        except Exception as error:  # noqa: BLE001 - the server stays up, the client hears why
+            log.exception("store.request_failed", path=scope.get("path"))
+            await self._send_json(send, 500, StatusError(500, "InternalError",
+                                                         f"internal error: {error}").to_status())
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.store.start()
+                except Exception as error:  # noqa: BLE001
+                    log.exception("store.start_failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.store.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    @staticmethod
+    async def _send(send: Send, status: int, body: bytes, *,
+                    content_type: bytes = JSON, headers: list[tuple[bytes, bytes]] | None = None
+                    ) -> None:
+        response_headers = [(b"content-type", content_type),
+                            (b"content-length", str(len(body)).encode())]
+        if headers:
+            response_headers.extend(headers)
+        await send({"type": "http.response.start", "status": status, "headers": response_headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _send_json(self, send: Send, status: int, obj: Any,
+                         headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        await self._send(send, status, _dumps(obj), headers=headers)
+
+    # ---------------------------------------------------------------- dispatch
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        method: str = scope["method"]
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        if path in _OPEN_PATHS:
+            await self._send(send, 200, b"ok", content_type=b"text/plain")
+            return
+        if not self._authorized(headers):
+            raise StatusError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
+                              "required (see the kubeconfig the store wrote)")
+        query = Query(scope.get("query_string", b""))
+        parts = [p for p in path.split("/") if p]
+        if method == "GET":
+            document = self._static_document(parts)
+            if document is not None:
+                await self._send_json(send, 200, document)
+                return
+        target = self._resolve(parts)
+        accept = headers.get(b"accept", b"").decode("latin-1")
+        table = "as=Table" in accept
+        if method == "GET":
+            if target.name is None:
+                if query.flag("watch"):
+                    await self._watch(scope, receive, send, target, query, table)
+                else:
+                    await self._list(send, target, query, table)
+            else:
+                await self._get(send, target, table)
+            return
+        body = await self._read_body(receive, headers)
+        content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
+        content_type = content_type.split(";")[0].strip().lower()
+        dry_run = query.get("dryRun") == "All"
+        if query.get("dryRun") not in (None, "All"):
+            raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')
+        strict = (query.get("fieldValidation") or "").lower() == "strict"
+        store = self.store
+        info = target.info
+        if method == "POST" and target.name is None:
+            result = await store.create(info, target.version, target.namespace,
+                                        self._parse(body, content_type), dry_run=dry_run,
+                                        strict=strict)
+            await self._respond_object(send, 201, result.data, target, result.warnings, table)
+        elif method == "PUT" and target.name is not None:
+            result = await store.update(info, target.version, target.namespace, target.name,
+                                        self._parse(body, content_type),
+                                        subresource=target.subresource, dry_run=dry_run,
+                                        strict=strict)
+            await self._respond_object(send, 200, result.data, target, result.warnings, table)
+        elif method == "PATCH" and target.name is not None:
+            if content_type == APPLY_PATCH:
+                raise StatusError(
+                    415, "UnsupportedMediaType",
+                    "server-side apply is not supported by the WWS embedded store; use "
+                    "client-side apply (kubectl apply without --server-side)")
+            result = await store.patch(info, target.version, target.namespace, target.name,
+                                       self._parse(body, "application/json"),
+                                       content_type=content_type,
+                                       subresource=target.subresource, dry_run=dry_run,
+                                       strict=strict)
+            await self._respond_object(send, 200, result.data, target, result.warnings, table)
+        elif method == "DELETE" and target.name is not None and target.subresource is None:
+            options = self._parse(body, content_type) if body.strip() else {}
+            if not isinstance(options, dict):
+                raise bad_request("DeleteOptions must be a JSON object")
+            dry_run = dry_run or options.get("dryRun") == ["All"]
+            result = await store.delete(info, target.namespace, target.name,
+                                        preconditions=options.get("preconditions"),
+                                        dry_run=dry_run)
+            await self._respond_object(send, 200, result.data, target, [], table)
+        elif method == "DELETE" and target.name is None:
+            matcher = self._matcher(target, query)
+            results = await store.delete_collection(info, target.namespace, matcher,
+                                                    dry_run=dry_run)
+            await self._send(send, 200, self._list_body(target, store.revision,
+                                                        [r.data for r in results]))
+        else:
+            raise StatusError(405, "MethodNotAllowed",
+                              f"the server does not allow this method on the requested "
+                              f"resource: {method} {path}")
+
+    def _authorized(self, headers: dict[bytes, bytes]) -> bool:
+        value = headers.get(b"authorization", b"")
+        if not value.lower().startswith(b"bearer "):
+            return False
+        return hmac.compare_digest(value[7:].strip(), self.token)
+
+    async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            raise StatusError(413, "RequestEntityTooLarge",
+                              f"the request body is {int(declared)} bytes; the limit is "
+                              f"{MAX_BODY_BYTES} bytes (3 MiB)")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise StatusError(400, "BadRequest", "client disconnected")
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                raise StatusError(413, "RequestEntityTooLarge",
+                                  f"the request body exceeds the limit of {MAX_BODY_BYTES} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
+
+    @staticmethod
+    def _parse(body: bytes, content_type: str) -> Any:
+        if not body.strip():
+            raise bad_request("the request body is empty")
+        if "yaml" in content_type:
+            try:
+                return yaml.safe_load(body)
+            except yaml.YAMLError as error:
+                raise bad_request(f"the request body is not valid YAML: {error}") from error
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            raise bad_request(f"the request body is not valid JSON: {error}") from error
+
+    # ---------------------------------------------------------------- routing
+
+    def _static_document(self, parts: list[str]) -> Any | None:
+        registry = self.store.registry
+        if parts == ["version"]:
+            return discovery.SERVER_VERSION
+        if parts == ["api"]:
+            return discovery.api_versions(self.address)
+        if parts == ["api", "v1"]:
+            return discovery.resource_list(registry, "", "v1")
+        if parts == ["apis"]:
+            return discovery.group_list(registry)
+        if len(parts) == 2 and parts[0] == "apis":
+            document = discovery.group(registry, parts[1])
+            if document is None:
+                raise not_found(group="", plural="groups", name=parts[1])
+            return document
+        if len(parts) == 3 and parts[0] == "apis":
+            document = discovery.resource_list(registry, parts[1], parts[2])
+            if document is None:
+                raise not_found(group=parts[1], plural="versions", name=parts[2])
+            return document
+        if parts[:2] == ["openapi", "v3"]:
+            return self._openapi(parts[2:])
+        if parts[:2] == ["openapi", "v2"]:
+            raise not_found(group="", plural="openapi", name="v2")
+        return None
+
+    def _openapi(self, rest: list[str]) -> Any:
+        key = "/".join(rest)
+        cached = self._openapi_cache.get(key)
+        if cached is not None:
+            return cached
+        registry = self.store.registry
+        if not rest:
+            document: Any = openapi.index(registry)
+        elif rest == ["api", "v1"]:
+            document = openapi.group_version_document(registry, "", "v1")
+        elif len(rest) == 3 and rest[0] == "apis":
+            document = openapi.group_version_document(registry, rest[1], rest[2])
+        else:
+            document = None
+        if document is None:
+            raise not_found(group="", plural="openapi", name=key)
+        self._openapi_cache[key] = document
+        return document
+
+    def _resolve(self, parts: list[str]) -> Target:
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise not_found(group="", plural="paths", name="/" + "/".join(parts))
+        namespace: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise not_found(group=group, plural="paths", name="/" + "/".join(parts))
+        plural = rest[0]
+        info = self.store.registry.get(group, plural)
+        if info is None or info.version(version) is None:
+            resource = f"{plural}.{group}" if group else plural
+            raise StatusError(404, "NotFound",
+                              f'the server could not find the requested resource '
+                              f'({resource}, version {version})',
+                              group=group, kind=plural)
+        if namespace is not None and not info.namespaced:
+            raise not_found(group=group, plural=plural, name="/" + "/".join(parts))
+        name = rest[1] if len(rest) >= 2 else None
+        subresource = rest[2] if len(rest) == 3 else None
+        if subresource is not None:
+            version_info = info.version(version)
+            allowed = {"status"} if version_info and version_info.status_subresource else set()
+            if info is resources.NAMESPACES:
+                allowed.add("finalize")
+            if subresource not in allowed:
+                raise not_found(group=group, plural=f"{plural}/{subresource}", name=name or "")
+            if subresource == "finalize":
+                subresource = None
+        if name is not None and info.namespaced and namespace is None:
+            raise not_found(group=group, plural=plural, name=name)
+        return Target(info, version, namespace, name, subresource)
+
+    # ---------------------------------------------------------------- reads
+
+    def _render(self, data: bytes, target: Target) -> bytes:
+        """Objects are stored at the storage version; others differ only in apiVersion."""
+        info = target.info
+        if target.version == info.storage_version.name:
+            return data
+        obj = orjson.loads(data)
+        obj["apiVersion"] = info.api_version(target.version)
+        return _dumps(obj)
+
+    async def _respond_object(self, send: Send, status: int, data: bytes, target: Target,
+                              warnings: list[str], table: bool) -> None:
+        headers = [(b"warning", f'299 - "{w}"'.encode()) for w in warnings[:20]]
+        if table:
+            obj = orjson.loads(self._render(data, target))
+            body = _dumps(tables.build_table(target.info, target.version, [obj]))
+        else:
+            body = self._render(data, target)
+        await self._send(send, status, body, headers=headers)
+
+    async def _get(self, send: Send, target: Target, table: bool) -> None:
+        assert target.name is not None
+        entry = self.store.get(target.info, target.namespace, target.name)
+        await self._respond_object(send, 200, entry.data, target, [], table)
+
+    def _matcher(self, target: Target,
+                 query: Query) -> Callable[[Any], bool] | None:
+        labels = selectors.parse_label_selector(query.get("labelSelector"))
+        allowed = {"metadata.name", "metadata.namespace"}
+        if target.info is resources.EVENTS:
+            allowed |= {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
+                        "involvedObject.uid", "involvedObject.apiVersion", "reason", "type",
+                        "source", "reportingComponent"}
+        if target.info is resources.SECRETS:
+            allowed.add("type")
+        if target.info is resources.NAMESPACES:
+            allowed.add("status.phase")
+        fields = selectors.parse_field_selector(query.get("fieldSelector"),
+                                                allowed=frozenset(allowed))
+        return selectors.compile_matcher(labels, fields)
+
+    def _list_body(self, target: Target, revision: int, items: list[bytes]) -> bytes:
+        info = target.info
+        head = _dumps({
+            "kind": info.list_kind,
+            "apiVersion": info.api_version(target.version),
+            "metadata": {"resourceVersion": str(revision)},
+        })
+        rendered = [self._render(item, target) for item in items]
+        # Splice the raw stored JSON in: no re-serialisation of thousands of objects.
+        return head[:-1] + b',"items":[' + b",".join(rendered) + b"]}"
+
+    async def _list(self, send: Send, target: Target, query: Query, table: bool) -> None:
+        matcher = self._matcher(target, query)
+        revision, entries = self.store.list(target.info, target.namespace, matcher)
+        if table:
+            objects = [orjson.loads(self._render(e.data, target)) for e in entries]
+            document = tables.build_table(target.info, target.version, objects,
+                                          resource_version=str(revision))
+            await self._send_json(send, 200, document)
+            return
+        await self._send(send, 200, self._list_body(target, revision, [e.data for e in entries]))
+
+    # ---------------------------------------------------------------- watch
+
+    async def _watch(self, scope: Scope, receive: Receive, send: Send, target: Target,
+                     query: Query, table: bool) -> None:
+        send_initial = query.flag("sendInitialEvents")
+        if send_initial and query.get("resourceVersionMatch") != "NotOlderThan":
+            raise StatusError(422, "Invalid", "sendInitialEvents requires "
+                              "resourceVersionMatch=NotOlderThan",
+                              causes=[Cause("resourceVersionMatch", "Required value",
+                                            "FieldValueRequired")])
+        timeout_text = query.get("timeoutSeconds")
+        try:
+            timeout = float(timeout_text) if timeout_text else random.uniform(1800, 3600)
+        except ValueError as error:
+            raise bad_request(f"invalid timeoutSeconds: {timeout_text}") from error
+        requested = query.get("resourceVersion") or ""
+        if requested and not requested.isdigit():
+            raise bad_request(f'invalid resourceVersion "{requested}": must be a number')
+        info = target.info
+
+        def render(data: bytes) -> bytes:
+            return self._render(data, target)
+
+        def render_table(obj: dict[str, Any]) -> dict[str, Any]:
+            return tables.table_for_watch(info, target.version, obj)
+
+        stream = watching.WatchStream(
+            self.store,
+            info=info,
+            version=target.version,
+            namespace=target.namespace if info.namespaced else None,
+            matcher=self._matcher(target, query),
+            bookmarks=query.flag("allowWatchBookmarks"),
+            send_initial=send_initial,
+            timeout=timeout,
+            render=render,
+            render_table=render_table if table else None,
+        )
+        await stream.run(requested, receive, send)
+
+
+__all__ = ["ApiServer"]

@@ -1,0 +1,164 @@
+"""Object-level rules of the Kubernetes API: names, metadata, generation, built-in kinds."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from statestore.errors import Cause
+
+DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_QUALIFIED_NAME = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+# The alphabet kube-apiserver uses for generateName suffixes (no vowels: no accidental words).
+_SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+_ANNOTATIONS_LIMIT = 256 * 1024
+
+# Metadata fields a client may set; everything else in metadata is server-managed or dropped.
+SERVER_MANAGED = ("uid", "creationTimestamp", "generation", "resourceVersion",
+                  "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields")
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_uid() -> str:
+    return str(uuid.uuid4())
+
+
+def generated_name(prefix: str) -> str:
+    return prefix + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+
+
+def check_name(name: Any, *, label: bool, field: str = "metadata.name") -> list[Cause]:
+    if not isinstance(name, str) or not name:
+        return [Cause(field, "Required value: name or generateName is required",
+                      "FieldValueRequired")]
+    limit = 63 if label else 253
+    pattern = DNS1123_LABEL if label else DNS1123_SUBDOMAIN
+    kind = "RFC 1123 label" if label else "RFC 1123 subdomain"
+    if len(name) > limit:
+        return [Cause(field, f'Invalid value: "{name}": must be no more than {limit} characters')]
+    if not pattern.match(name):
+        return [Cause(
+            field,
+            f'Invalid value: "{name}": a lowercase {kind} must consist of lower case '
+            "alphanumeric characters, '-' or '.', and must start and end with an "
+            "alphanumeric character",
+        )]
+    return []
+
+
+def check_metadata(metadata: dict[str, Any]) -> list[Cause]:
+    causes: list[Cause] = []
+    labels = metadata.get("labels")
+    if labels is not None:
+        if not isinstance(labels, dict):
+            causes.append(Cause("metadata.labels", "Invalid value: must be an object"))
+        else:
+            for key, value in labels.items():
+                if not _QUALIFIED_NAME.match(key) or len(key.split("/")[-1]) > 63:
+                    causes.append(Cause("metadata.labels",
+                                        f'Invalid value: "{key}": name part must consist of '
+                                        "alphanumeric characters, '-', '_' or '.'"))
+                if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+                    causes.append(Cause(f"metadata.labels[{key}]",
+                                        f'Invalid value: "{value}": a valid label must be 63 '
+                                        "characters or less, empty or alphanumeric with "
+                                        "'-', '_' or '.' inside"))
+    annotations = metadata.get("annotations")
+    if annotations is not None:
+        if not isinstance(annotations, dict):
+            causes.append(Cause("metadata.annotations", "Invalid value: must be an object"))
+        else:
+            size = 0
+            for key, value in annotations.items():
+                if not _QUALIFIED_NAME.match(key):
+                    causes.append(Cause("metadata.annotations",
+                                        f'Invalid value: "{key}": not a qualified name'))
+                if not isinstance(value, str):
+                    causes.append(Cause(f"metadata.annotations[{key}]",
+                                        "Invalid value: annotation values must be strings"))
+                    continue
+                size += len(key) + len(value)
+            if size > _ANNOTATIONS_LIMIT:
+                causes.append(Cause("metadata.annotations",
+                                    "Too long: must have at most 262144 bytes", "FieldValueTooLong"))
+    finalizers = metadata.get("finalizers")
+    if finalizers is not None:
+        if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
+            causes.append(Cause("metadata.finalizers", "Invalid value: must be a list of strings"))
+        else:
+            for index, finalizer in enumerate(finalizers):
+                if not _QUALIFIED_NAME.match(finalizer):
+                    causes.append(Cause(f"metadata.finalizers[{index}]",
+                                        f'Invalid value: "{finalizer}": not a qualified name'))
+    return causes
+
+
+def spec_changed(old: dict[str, Any], new: dict[str, Any], *, status_subresource: bool) -> bool:
+    """Whether ``generation`` must bump: anything outside metadata (and status) changed."""
+    skip = {"metadata", "status"} if status_subresource else {"metadata"}
+    keys = (set(old) | set(new)) - skip
+    return any(old.get(key) != new.get(key) for key in keys)
+
+
+def normalize_secret(obj: dict[str, Any]) -> list[Cause]:
+    """``stringData`` is write-only sugar: merged into ``data`` as base64, as kube-apiserver does."""
+    causes: list[Cause] = []
+    obj.setdefault("type", "Opaque")
+    data = obj.get("data") or {}
+    if not isinstance(data, dict):
+        return [Cause("data", "Invalid value: must be an object")]
+    for key, value in data.items():
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            causes.append(Cause(f"data[{key}]", "Invalid value: must be base64-encoded"))
+    string_data = obj.pop("stringData", None) or {}
+    if isinstance(string_data, dict):
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+    if data:
+        obj["data"] = data
+    return causes
+
+
+def normalize_namespace(obj: dict[str, Any]) -> None:
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("finalizers", ["kubernetes"])
+    status = obj.setdefault("status", {})
+    status.setdefault("phase", "Active")
+
+
+def crd_status(crd: dict[str, Any]) -> dict[str, Any]:
+    """The CRD is established at once: there is nothing to wait for in one process."""
+    timestamp = now()
+    names = dict(crd["spec"]["names"])
+    conditions = [
+        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+         "message": "no conflicts found", "lastTransitionTime": timestamp},
+        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+         "message": "the initial names have been accepted", "lastTransitionTime": timestamp},
+    ]
+    return {
+        "acceptedNames": names,
+        "conditions": conditions,
+        "storedVersions": [v["name"] for v in crd["spec"]["versions"] if v.get("storage")],
+    }
+
+
+def now_minus(seconds: int) -> str:
+    from datetime import timedelta
+
+    return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,151 @@
+"""``wws store serve``: bind, write the kubeconfig, apply CRDs, serve until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import yaml
+
+from statestore import resources, security
+from statestore.app import ApiServer
+from statestore.errors import StatusError
+from statestore.store import Store
+from wws import logconfig
+
+log = logconfig.get(__name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    url: str
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise SystemExit(f"wws store serve: --listen must be HOST:PORT, got {listen!r}")
+    return host.strip("[]"), int(port)
+
+
+def load_crd_files(folder: Path) -> list[dict[str, Any]]:
+    """Every CustomResourceDefinition in the YAML files of ``folder`` (sorted by name)."""
+    if not folder.is_dir():
+        raise SystemExit(f"wws store serve: --crds {folder} is not a folder")
+    found = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document.get("kind") == "CustomResourceDefinition":
+                found.append(document)
+    return found
+
+
+async def apply_crds(store: Store, crds: list[dict[str, Any]]) -> None:
+    """Create each CRD, or replace its spec when it changed (like ``kubectl apply``)."""
+    info = resources.CRDS
+    for crd in crds:
+        name = crd["metadata"]["name"]
+        current = store.get_entry(info, None, name)
+        try:
+            if current is None:
+                await store.create(info, "v1", None, crd)
+                log.info("store.crd_applied", name=name, action="created")
+            elif current.obj.get("spec") != crd.get("spec"):
+                body = dict(current.obj)
+                body["spec"] = crd["spec"]
+                await store.update(info, "v1", None, name, body)
+                log.info("store.crd_applied", name=name, action="updated")
+        except StatusError as error:
+            raise SystemExit(f"wws store serve: CRD {name} is invalid: {error}") from error
+
+
+class _Lifespan:
+    """Wraps the API server so the CRDs are applied after the store has loaded."""
+
+    def __init__(self, app: ApiServer, after_start: Callable[[], Awaitable[None]]) -> None:
+        self.app = app
+        self.after_start = after_start
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+
+        async def patched_send(message: dict[str, Any]) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                try:
+                    await self.after_start()
+                except SystemExit as error:
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+            await send(message)
+
+        await self.app(scope, receive, patched_send)
+
+
+def main(
+    *,
+    data_dir: Path,
+    listen: str,
+    crds_dir: Path | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+    ready: Callable[[Endpoint], None] | None = None,
+) -> int:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    host, port = parse_listen(listen)
+    crds = load_crd_files(crds_dir) if crds_dir else []
+    tls: security.TLSFiles | None = None
+    if tls_cert or tls_key:
+        if not (tls_cert and tls_key):
+            raise SystemExit("wws store serve: --tls-cert and --tls-key go together")
+        tls = security.TLSFiles(tls_cert, tls_key, None)
+    else:
+        # Always TLS, loopback included: client-go (kubectl, kopf's kubeconfig loaders) sends
+        # a bearer token only over TLS, and off loopback the token must never travel in clear.
+        tls = security.self_signed(data_dir, host)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        raise SystemExit(f"wws store serve: cannot listen on {listen}: {error.strerror}") from error
+    port = sock.getsockname()[1]
+    scheme = "https"
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"{scheme}://{'[' + shown_host + ']' if ':' in shown_host else shown_host}:{port}"
+    token = security.load_or_create_token(data_dir)
+    kubeconfig = data_dir / "kubeconfig"
+    security.write_kubeconfig(kubeconfig, server=url, token=token, ca=tls.ca if tls else None)
+
+    store = Store(data_dir)
+    api = ApiServer(store, token=token, address=f"{shown_host}:{port}")
+
+    async def after_start() -> None:
+        await apply_crds(store, crds)
+        log.info("store.serving", url=url, kubeconfig=str(kubeconfig), crds=len(crds))
+        if ready is not None:
+            ready(Endpoint(host, port, url))
+
+    config = uvicorn.Config(
+        _Lifespan(api, after_start),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=120,
+        ssl_certfile=str(tls.cert) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    asyncio.run(server.serve(sockets=[sock]))
+    return 0

@@ -1,0 +1,214 @@
+"""SQLite persistence: one append-only revision log whose row id is the resourceVersion.
+
+Each write appends a row ``(id, key, event, value)``; the latest row of a key is its current
+state and a DELETED row is a tombstone. Watches resume by reading rows after a revision.
+History is compacted to a window: rows older than ``current - window`` that a newer row of the
+same key supersedes (and old tombstones) are removed, and the compaction point is recorded so
+that a resume from before it gets 410 Expired.
+
+Durability: WAL mode with ``synchronous=FULL``, so a commit returns only after the WAL is
+fsynced. A single writer thread commits *groups* of writes in one transaction (group
+commit): concurrent requests share one fsync, and each is acknowledged only after its group
+is durable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wws import logconfig
+
+log = logconfig.get(__name__)
+
+ADDED, MODIFIED, DELETED = 0, 1, 2
+EVENT_NAMES = ("ADDED", "MODIFIED", "DELETED")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    id    INTEGER PRIMARY KEY,
+    key   TEXT    NOT NULL,
+    event INTEGER NOT NULL,
+    value BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_key_id ON log (key, id);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    rv: int
+    key: str
+    event: int
+    value: bytes
+
+
+@dataclass
+class _Batch:
+    records: list[Record]
+    future: asyncio.Future[None]
+    loop: asyncio.AbstractEventLoop
+    on_durable: Callable[[], None] | None
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+@dataclass
+class Loaded:
+    revision: int
+    compacted: int
+    current: list[Record] = field(default_factory=list)
+
+
+class Storage:
+    def __init__(self, path: Path, *, window: int = 20_000, compact_every: int = 5_000) -> None:
+        self.path = path
+        self.window = window
+        self._compact_every = compact_every
+        self._since_compaction = 0
+        self._db = connect(path)
+        self._db.executescript(_SCHEMA)
+        self._reader = connect(path)
+        self._reader_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="wws-store-writer",
+                                        daemon=True)
+        self.compacted = self._meta_int("compacted")
+        self._writer.start()
+
+    def _meta_int(self, name: str) -> int:
+        row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def load(self) -> Loaded:
+        """The current state: the latest non-tombstone row of every key."""
+        revision = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM log").fetchone()[0]
+        rows = self._db.execute(
+            "SELECT l.id, l.key, l.event, l.value FROM log l "
+            "JOIN (SELECT key, MAX(id) AS id FROM log GROUP BY key) latest ON l.id = latest.id "
+            "WHERE l.event != ? ORDER BY l.id",
+            (DELETED,),
+        ).fetchall()
+        current = [Record(rv, key, event, bytes(value)) for rv, key, event, value in rows]
+        return Loaded(revision=max(revision, self.compacted), compacted=self.compacted,
+                      current=current)
+
+    async def commit(
+        self, records: list[Record], *, on_durable: Callable[[], None] | None = None
+    ) -> None:
+        """Append records; returns once they are durable (fsynced).
+
+        ``on_durable`` runs on the event loop right after the commit, in commit order, so
+        that watchers see events in resourceVersion order.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(_Batch(records, future, loop, on_durable))
+        await future
+
+    def _write_loop(self) -> None:
+        while True:
+            batch = self._queue.get()
+            if batch is None:
+                return
+            batches = [batch]
+            # Group commit: take every batch already waiting, so they share one fsync.
+            stop = False
+            while True:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batches.append(more)
+            error: BaseException | None = None
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany(
+                    "INSERT INTO log (id, key, event, value) VALUES (?, ?, ?, ?)",
+                    [(r.rv, r.key, r.event, r.value) for b in batches for r in b.records],
+                )
+                self._db.execute("COMMIT")
+            except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+                error = exc
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+            for done in batches:
+                done.loop.call_soon_threadsafe(_settle, done, error)
+            if error is None:
+                self._since_compaction += sum(len(b.records) for b in batches)
+                if self._since_compaction >= self._compact_every:
+                    self._since_compaction = 0
+                    self._compact()
+            if stop:
+                return
+
+    def _compact(self) -> None:
+        newest = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM log").fetchone()[0]
+        point = newest - self.window
+        if point <= self.compacted:
+            return
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute(
+                "DELETE FROM log WHERE id <= ? AND (event = ? OR id < "
+                "(SELECT MAX(l2.id) FROM log l2 WHERE l2.key = log.key))",
+                (point, DELETED),
+            )
+            self._db.execute(
+                "INSERT INTO meta (name, value) VALUES ('compacted', ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (str(point),),
+            )
+            self._db.execute("COMMIT")
+            self.compacted = point
+            log.debug("store.compacted", revision=point)
+        except sqlite3.Error as error:
+            self._db.execute("ROLLBACK")
+            log.warning("store.compaction_failed", error=str(error))
+
+    def history(self, after: int, prefix: str) -> Iterator[Record]:
+        """Committed records after revision ``after`` whose key starts with ``prefix``."""
+        upper = prefix + "\U0010ffff"
+        with self._reader_lock:
+            rows = self._reader.execute(
+                "SELECT id, key, event, value FROM log WHERE id > ? AND key >= ? AND key < ? "
+                "ORDER BY id",
+                (after, prefix, upper),
+            ).fetchall()
+        for rv, key, event, value in rows:
+            yield Record(rv, key, event, bytes(value))
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._writer.join(timeout=10)
+        self._db.close()
+        self._reader.close()
+
+
+def _settle(batch: _Batch, error: BaseException | None) -> None:
+    future = batch.future
+    if error is None and batch.on_durable is not None:
+        batch.on_durable()
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
