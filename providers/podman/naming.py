@@ -1,0 +1,75 @@
+"""Names and labels of the Podman objects of a workspace.
+
+Every object is named from the Workspace UID (so a rename loses nothing) and labelled back
+to its Workspace, so the provider can find it again after a crash and spot orphans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from providers import base
+
+LABEL_NAMESPACE = "wws.dev/namespace"
+LABEL_NAME = "wws.dev/name"
+LABEL_UID = "wws.dev/uid"
+LABEL_ORGANIZATION = "wws.dev/organization"
+LABEL_CONFIG_HASH = "wws.dev/config-hash"
+LABEL_PORTS = "wws.dev/ports"  # "code-server=8080/tcp,ssh=22/tcp": names the published ports
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGED_BY = "wws"
+
+HOME_MOUNT = "/home"
+
+
+def container_name(uid: str) -> str:
+    return f"wws-{uid}"
+
+
+def home_volume_name(uid: str) -> str:
+    return f"wws-home-{uid}"
+
+
+def network_name(organization: str) -> str:
+    return f"wws-org-{organization}"
+
+
+def workspace_labels(ref: base.WorkspaceRef) -> dict[str, str]:
+    return {
+        LABEL_NAMESPACE: ref.namespace,
+        LABEL_NAME: ref.name,
+        LABEL_UID: ref.uid,
+        LABEL_ORGANIZATION: ref.organization,
+        LABEL_MANAGED_BY: MANAGED_BY,
+    }
+
+
+def network_labels(organization: str) -> dict[str, str]:
+    return {LABEL_ORGANIZATION: organization, LABEL_MANAGED_BY: MANAGED_BY}
+
+
+def encode_ports(ports: tuple[base.PortSpec, ...]) -> str:
+    return ",".join(f"{p.name}={p.container_port}/{p.protocol}" for p in ports)
+
+
+def decode_ports(value: str) -> dict[tuple[int, str], str]:
+    """``(container_port, protocol) -> name`` from the :data:`LABEL_PORTS` label."""
+    names: dict[tuple[int, str], str] = {}
+    for item in filter(None, value.split(",")):
+        name, _, port = item.partition("=")
+        number, _, protocol = port.partition("/")
+        if number.isdigit():
+            names[(int(number), protocol or "tcp")] = name
+    return names
+
+
+def managed_object(kind: str, name: str, labels: Mapping[str, str] | None) -> base.ManagedObject:
+    labels = labels or {}
+    return base.ManagedObject(
+        kind=kind,
+        name=name,
+        uid=labels.get(LABEL_UID, ""),
+        namespace=labels.get(LABEL_NAMESPACE, ""),
+        workspace=labels.get(LABEL_NAME, ""),
+        organization=labels.get(LABEL_ORGANIZATION, ""),
+    )
