@@ -98,7 +98,7 @@ class DesiredWorkspace:
             return self.config_hash
         shape = {
             "image": self.image,
-            "cpu": self.cpu,
+            "cpu": float(self.cpu),
             "memory": self.memory_bytes,
             "disk": self.disk_bytes,
             "ports": [[p.name, p.container_port, p.protocol] for p in self.ports],
