@@ -1,0 +1,178 @@
+"""Organization: a company or group, with its members, its policy and a namespace of its own.
+
+Cluster-scoped. The controller ensures the namespace named like the Organization; the
+organization's Teams and Workspaces live in that namespace.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from api import formats, meta
+
+
+class OrganizationRole(enum.StrEnum):
+    """What a member may do in the organization."""
+
+    OWNER = "owner"
+    ADMIN = "admin"
+    MEMBER = "member"
+
+
+class OrganizationGitHub(meta.Model):
+    """The GitHub organization whose members may sign in."""
+
+    org: formats.GitHubLogin
+    """The GitHub organization's login, e.g. ``acme``."""
+
+
+class OrganizationMember(meta.Model):
+    """A person in the organization, by GitHub login."""
+
+    user: formats.GitHubLogin
+    """The member's GitHub login."""
+    role: OrganizationRole = OrganizationRole.MEMBER
+    """owner: everything, including the organization itself; admin: every team and workspace;
+    member: their own workspaces and those of their teams."""
+
+
+class OrganizationQuota(meta.Model):
+    """Upper limits on the sum of the organization's workspaces' resources."""
+
+    cpu: formats.Quantity | None = None
+    """CPU cores of all running workspaces together, e.g. "32"."""
+    memory: formats.Quantity | None = None
+    """Memory of all running workspaces together, e.g. 64Gi."""
+    storage: formats.Quantity | None = None
+    """Disk and home space of all workspaces together, running or not, e.g. 1Ti."""
+
+
+class OrganizationPolicy(meta.Model):
+    """Rules every workspace of the organization must keep."""
+
+    providers: list[meta.Provider] = Field(
+        default=[meta.Provider.PODMAN, meta.Provider.KVM], json_schema_extra=meta.LIST_SET
+    )
+    """The providers workspaces may use."""
+    max_running_workspaces_per_user: int | None = Field(default=None, ge=0)
+    """How many workspaces one person may have running at once; unset: no limit."""
+    max_idle_timeout: formats.Duration | None = None
+    """The longest ``idle.timeout`` a workspace may set, e.g. 8h; unset: no limit."""
+    quota: OrganizationQuota | None = None
+    """Limits on the resources of all workspaces together; unset: no limits."""
+
+
+class OrganizationSpec(meta.Model):
+    """The desired state of an Organization."""
+
+    display_name: str | None = Field(default=None, max_length=256)
+    """The name people read, e.g. "Acme Inc."; the object's name when unset."""
+    github: OrganizationGitHub | None = None
+    """The GitHub organization whose members may sign in; unset: only ``members``."""
+    members: list[OrganizationMember] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("user")
+    )
+    """People of the organization and their roles, by GitHub login."""
+    policy: OrganizationPolicy = Field(
+        default_factory=OrganizationPolicy, json_schema_extra=meta.DEFAULT_EMPTY_OBJECT
+    )
+    """Rules every workspace of the organization must keep."""
+
+    @field_validator("members")
+    @classmethod
+    def _unique_members(cls, members: list[OrganizationMember]) -> list[OrganizationMember]:
+        meta.refuse_duplicates([member.user for member in members], what="member")
+        return members
+
+
+class OrganizationStatus(meta.StatusModel):
+    """The observed state of an Organization, written by the controller."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The ``metadata.generation`` this status was computed from."""
+    conditions: list[meta.Condition] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("type")
+    )
+    """Ready (the summary) and NamespaceReady."""
+    message: str | None = None
+    """The message of the first failing condition, if any."""
+    namespace: str | None = None
+    """The namespace of the organization's Teams and Workspaces."""
+    members: int | None = Field(default=None, ge=0)
+    """How many members the organization has (``spec.members``)."""
+    teams: int | None = Field(default=None, ge=0)
+    """How many Teams the organization's namespace holds."""
+    workspaces: int | None = Field(default=None, ge=0)
+    """How many Workspaces the organization's namespace holds."""
+    running_workspaces: int | None = Field(default=None, ge=0)
+    """How many of them are running."""
+
+
+class Organization(meta.Resource):
+    """A company or group using WWS: its members, its policy and the namespace it owns.
+
+    Cluster-scoped; the controller creates the namespace of the same name, in which the
+    organization's Teams and Workspaces live.
+    """
+
+    RESOURCE = meta.ResourceInfo(
+        kind="Organization",
+        plural="organizations",
+        singular="organization",
+        namespaced=False,
+        short_names=("org", "orgs"),
+        printer_columns=(
+            meta.PrinterColumn(
+                name="Display Name",
+                type="string",
+                json_path=".spec.displayName",
+                description="The name people read.",
+            ),
+            meta.PrinterColumn(
+                name="Members",
+                type="integer",
+                json_path=".status.members",
+                description="Number of members.",
+            ),
+            meta.PrinterColumn(
+                name="Teams",
+                type="integer",
+                json_path=".status.teams",
+                description="Number of teams.",
+            ),
+            meta.PrinterColumn(
+                name="Workspaces",
+                type="integer",
+                json_path=".status.workspaces",
+                description="Number of workspaces.",
+            ),
+            meta.READY_COLUMN,
+            meta.AGE,
+            meta.PrinterColumn(
+                name="Namespace",
+                type="string",
+                json_path=".status.namespace",
+                description="The namespace of the organization's teams and workspaces.",
+                priority=1,
+            ),
+            meta.PrinterColumn(
+                name="GitHub",
+                type="string",
+                json_path=".spec.github.org",
+                description="The GitHub organization whose members may sign in.",
+                priority=1,
+            ),
+        ),
+    )
+
+    kind: Literal["Organization"] = "Organization"
+    """``Organization``."""
+    spec: OrganizationSpec = Field(
+        default_factory=OrganizationSpec, json_schema_extra=meta.DEFAULT_EMPTY_OBJECT
+    )
+    """The desired state: members and policy."""
+    status: OrganizationStatus = Field(default_factory=OrganizationStatus)
+    """The observed state, written by the controller."""
