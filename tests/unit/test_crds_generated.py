@@ -364,3 +364,28 @@ def test_crd_schema_refuses_invalid_workspaces_at_the_field(
     assert any(list(error.absolute_path) == where for error in errors), [
         (list(error.absolute_path), error.message) for error in errors
     ]
+
+
+def test_the_embedded_store_accepts_the_crds_and_the_examples() -> None:
+    """The store's own CRD checks and structural-schema processing, beside jsonschema's."""
+    from statestore import schema as store_schema
+
+    crds = {}
+    for name, crd in _crds().items():
+        assert store_schema.validate_crd(crd) == [], name
+        defaulted = store_schema.crd_defaults(crd)
+        crds[defaulted["spec"]["names"]["kind"]] = defaulted
+    for file, document in _examples():
+        root = crds[document["kind"]]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+        result = store_schema.process(document, root)
+        assert result.causes == [], file
+        assert result.unknown_fields == [], file
+        model = resources.by_kind(document["kind"])
+        assert model.model_validate(result.obj) == model.model_validate(document), file
+    root = crds["Workspace"]["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    bad = {"apiVersion": meta.API_VERSION, "kind": "Workspace", "metadata": {"name": "x"}}
+    result = store_schema.process(
+        {**bad, "spec": {"owner": "a", "languages": [{"name": "ruby"}]}}, root
+    )
+    assert [cause.field for cause in result.causes] == ["spec.languages[0].name"]
+    assert '"python"' in result.causes[0].message
