@@ -81,10 +81,11 @@ class ApiServer:
             await self._handle(scope, receive, send)
         except StatusError as error:
             await self._send_json(send, error.code, error.to_status())
-        except Exception as error:  # noqa: BLE001 - the server stays up, the client hears why
+        except Exception as error:
             log.exception("store.request_failed", path=scope.get("path"))
-            await self._send_json(send, 500, StatusError(500, "InternalError",
-                                                         f"internal error: {error}").to_status())
+            await self._send_json(
+                send, 500, StatusError(500, "InternalError", f"internal error: {error}").to_status()
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -92,7 +93,7 @@ class ApiServer:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.store.start()
-                except Exception as error:  # noqa: BLE001
+                except Exception as error:
                     log.exception("store.start_failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})
                     return
@@ -103,18 +104,26 @@ class ApiServer:
                 return
 
     @staticmethod
-    async def _send(send: Send, status: int, body: bytes, *,
-                    content_type: bytes = JSON, headers: list[tuple[bytes, bytes]] | None = None
-                    ) -> None:
-        response_headers = [(b"content-type", content_type),
-                            (b"content-length", str(len(body)).encode())]
+    async def _send(
+        send: Send,
+        status: int,
+        body: bytes,
+        *,
+        content_type: bytes = JSON,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
+        response_headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+        ]
         if headers:
             response_headers.extend(headers)
         await send({"type": "http.response.start", "status": status, "headers": response_headers})
         await send({"type": "http.response.body", "body": body})
 
-    async def _send_json(self, send: Send, status: int, obj: Any,
-                         headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _send_json(
+        self, send: Send, status: int, obj: Any, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         await self._send(send, status, _dumps(obj), headers=headers)
 
     # ---------------------------------------------------------------- dispatch
@@ -127,8 +136,12 @@ class ApiServer:
             await self._send(send, 200, b"ok", content_type=b"text/plain")
             return
         if not self._authorized(headers):
-            raise StatusError(401, "Unauthorized", "Unauthorized: a valid bearer token is "
-                              "required (see the kubeconfig the store wrote)")
+            raise StatusError(
+                401,
+                "Unauthorized",
+                "Unauthorized: a valid bearer token is "
+                "required (see the kubeconfig the store wrote)",
+            )
         query = Query(scope.get("query_string", b""))
         parts = [p for p in path.split("/") if p]
         if method == "GET":
@@ -158,47 +171,74 @@ class ApiServer:
         store = self.store
         info = target.info
         if method == "POST" and target.name is None:
-            result = await store.create(info, target.version, target.namespace,
-                                        self._parse(body, content_type), dry_run=dry_run,
-                                        strict=strict)
+            result = await store.create(
+                info,
+                target.version,
+                target.namespace,
+                self._parse(body, content_type),
+                dry_run=dry_run,
+                strict=strict,
+            )
             await self._respond_object(send, 201, result.data, target, result.warnings, table)
         elif method == "PUT" and target.name is not None:
-            result = await store.update(info, target.version, target.namespace, target.name,
-                                        self._parse(body, content_type),
-                                        subresource=target.subresource, dry_run=dry_run,
-                                        strict=strict)
+            result = await store.update(
+                info,
+                target.version,
+                target.namespace,
+                target.name,
+                self._parse(body, content_type),
+                subresource=target.subresource,
+                dry_run=dry_run,
+                strict=strict,
+            )
             await self._respond_object(send, 200, result.data, target, result.warnings, table)
         elif method == "PATCH" and target.name is not None:
             if content_type == APPLY_PATCH:
                 raise StatusError(
-                    415, "UnsupportedMediaType",
+                    415,
+                    "UnsupportedMediaType",
                     "server-side apply is not supported by the WWS embedded store; use "
-                    "client-side apply (kubectl apply without --server-side)")
-            result = await store.patch(info, target.version, target.namespace, target.name,
-                                       self._parse(body, "application/json"),
-                                       content_type=content_type,
-                                       subresource=target.subresource, dry_run=dry_run,
-                                       strict=strict)
+                    "client-side apply (kubectl apply without --server-side)",
+                )
+            result = await store.patch(
+                info,
+                target.version,
+                target.namespace,
+                target.name,
+                self._parse(body, "application/json"),
+                content_type=content_type,
+                subresource=target.subresource,
+                dry_run=dry_run,
+                strict=strict,
+            )
             await self._respond_object(send, 200, result.data, target, result.warnings, table)
         elif method == "DELETE" and target.name is not None and target.subresource is None:
             options = self._parse(body, content_type) if body.strip() else {}
             if not isinstance(options, dict):
                 raise bad_request("DeleteOptions must be a JSON object")
             dry_run = dry_run or options.get("dryRun") == ["All"]
-            result = await store.delete(info, target.namespace, target.name,
-                                        preconditions=options.get("preconditions"),
-                                        dry_run=dry_run)
+            result = await store.delete(
+                info,
+                target.namespace,
+                target.name,
+                preconditions=options.get("preconditions"),
+                dry_run=dry_run,
+            )
             await self._respond_object(send, 200, result.data, target, [], table)
         elif method == "DELETE" and target.name is None:
             matcher = self._matcher(target, query)
-            results = await store.delete_collection(info, target.namespace, matcher,
-                                                    dry_run=dry_run)
-            await self._send(send, 200, self._list_body(target, store.revision,
-                                                        [r.data for r in results]))
+            results = await store.delete_collection(
+                info, target.namespace, matcher, dry_run=dry_run
+            )
+            await self._send(
+                send, 200, self._list_body(target, store.revision, [r.data for r in results])
+            )
         else:
-            raise StatusError(405, "MethodNotAllowed",
-                              f"the server does not allow this method on the requested "
-                              f"resource: {method} {path}")
+            raise StatusError(
+                405,
+                "MethodNotAllowed",
+                f"the server does not allow this method on the requested resource: {method} {path}",
+            )
 
     def _authorized(self, headers: dict[bytes, bytes]) -> bool:
         value = headers.get(b"authorization", b"")
@@ -209,9 +249,12 @@ class ApiServer:
     async def _read_body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            raise StatusError(413, "RequestEntityTooLarge",
-                              f"the request body is {int(declared)} bytes; the limit is "
-                              f"{MAX_BODY_BYTES} bytes (3 MiB)")
+            raise StatusError(
+                413,
+                "RequestEntityTooLarge",
+                f"the request body is {int(declared)} bytes; the limit is "
+                f"{MAX_BODY_BYTES} bytes (3 MiB)",
+            )
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -221,8 +264,11 @@ class ApiServer:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_BODY_BYTES:
-                raise StatusError(413, "RequestEntityTooLarge",
-                                  f"the request body exceeds the limit of {MAX_BODY_BYTES} bytes")
+                raise StatusError(
+                    413,
+                    "RequestEntityTooLarge",
+                    f"the request body exceeds the limit of {MAX_BODY_BYTES} bytes",
+                )
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
@@ -304,10 +350,13 @@ class ApiServer:
         info = self.store.registry.get(group, plural)
         if info is None or info.version(version) is None:
             resource = f"{plural}.{group}" if group else plural
-            raise StatusError(404, "NotFound",
-                              f'the server could not find the requested resource '
-                              f'({resource}, version {version})',
-                              group=group, kind=plural)
+            raise StatusError(
+                404,
+                "NotFound",
+                f"the server could not find the requested resource ({resource}, version {version})",
+                group=group,
+                kind=plural,
+            )
         if namespace is not None and not info.namespaced:
             raise not_found(group=group, plural=plural, name="/" + "/".join(parts))
         name = rest[1] if len(rest) >= 2 else None
@@ -336,8 +385,9 @@ class ApiServer:
         obj["apiVersion"] = info.api_version(target.version)
         return _dumps(obj)
 
-    async def _respond_object(self, send: Send, status: int, data: bytes, target: Target,
-                              warnings: list[str], table: bool) -> None:
+    async def _respond_object(
+        self, send: Send, status: int, data: bytes, target: Target, warnings: list[str], table: bool
+    ) -> None:
         headers = [(b"warning", f'299 - "{w}"'.encode()) for w in warnings[:20]]
         if table:
             obj = orjson.loads(self._render(data, target))
@@ -351,54 +401,68 @@ class ApiServer:
         entry = self.store.get(target.info, target.namespace, target.name)
         await self._respond_object(send, 200, entry.data, target, [], table)
 
-    def _matcher(self, target: Target,
-                 query: Query) -> Callable[[Any], bool] | None:
+    def _matcher(self, target: Target, query: Query) -> Callable[[Any], bool] | None:
         labels = selectors.parse_label_selector(query.get("labelSelector"))
         allowed = {"metadata.name", "metadata.namespace"}
         if target.info is resources.EVENTS:
-            allowed |= {"involvedObject.kind", "involvedObject.namespace", "involvedObject.name",
-                        "involvedObject.uid", "involvedObject.apiVersion", "reason", "type",
-                        "source", "reportingComponent"}
+            allowed |= {
+                "involvedObject.kind",
+                "involvedObject.namespace",
+                "involvedObject.name",
+                "involvedObject.uid",
+                "involvedObject.apiVersion",
+                "reason",
+                "type",
+                "source",
+                "reportingComponent",
+            }
         if target.info is resources.SECRETS:
             allowed.add("type")
         if target.info is resources.NAMESPACES:
             allowed.add("status.phase")
-        fields = selectors.parse_field_selector(query.get("fieldSelector"),
-                                                allowed=frozenset(allowed))
+        fields = selectors.parse_field_selector(
+            query.get("fieldSelector"), allowed=frozenset(allowed)
+        )
         return selectors.compile_matcher(labels, fields)
 
     def _list_body(self, target: Target, revision: int, items: list[bytes]) -> bytes:
         info = target.info
-        head = _dumps({
-            "kind": info.list_kind,
-            "apiVersion": info.api_version(target.version),
-            "metadata": {"resourceVersion": str(revision)},
-        })
+        head = _dumps(
+            {
+                "kind": info.list_kind,
+                "apiVersion": info.api_version(target.version),
+                "metadata": {"resourceVersion": str(revision)},
+            }
+        )
         rendered = [self._render(item, target) for item in items]
         # Splice the raw stored JSON in: no re-serialisation of thousands of objects.
         return head[:-1] + b',"items":[' + b",".join(rendered) + b"]}"
 
     async def _list(self, send: Send, target: Target, query: Query, table: bool) -> None:
         matcher = self._matcher(target, query)
-        revision, entries = self.store.list(target.info, target.namespace, matcher)
+        revision, entries = self.store.list_entries(target.info, target.namespace, matcher)
         if table:
             objects = [orjson.loads(self._render(e.data, target)) for e in entries]
-            document = tables.build_table(target.info, target.version, objects,
-                                          resource_version=str(revision))
+            document = tables.build_table(
+                target.info, target.version, objects, resource_version=str(revision)
+            )
             await self._send_json(send, 200, document)
             return
         await self._send(send, 200, self._list_body(target, revision, [e.data for e in entries]))
 
     # ---------------------------------------------------------------- watch
 
-    async def _watch(self, scope: Scope, receive: Receive, send: Send, target: Target,
-                     query: Query, table: bool) -> None:
+    async def _watch(
+        self, scope: Scope, receive: Receive, send: Send, target: Target, query: Query, table: bool
+    ) -> None:
         send_initial = query.flag("sendInitialEvents")
         if send_initial and query.get("resourceVersionMatch") != "NotOlderThan":
-            raise StatusError(422, "Invalid", "sendInitialEvents requires "
-                              "resourceVersionMatch=NotOlderThan",
-                              causes=[Cause("resourceVersionMatch", "Required value",
-                                            "FieldValueRequired")])
+            raise StatusError(
+                422,
+                "Invalid",
+                "sendInitialEvents requires resourceVersionMatch=NotOlderThan",
+                causes=[Cause("resourceVersionMatch", "Required value", "FieldValueRequired")],
+            )
         timeout_text = query.get("timeoutSeconds")
         try:
             timeout = float(timeout_text) if timeout_text else random.uniform(1800, 3600)

@@ -46,13 +46,15 @@ def _resource_entries(info: ResourceInfo, version: str) -> list[dict[str, Any]]:
     entries = [entry]
     version_info = info.version(version)
     if version_info is not None and version_info.status_subresource:
-        entries.append({
-            "name": f"{info.plural}/status",
-            "singularName": "",
-            "namespaced": info.namespaced,
-            "kind": info.kind,
-            "verbs": ["get", "patch", "update"],
-        })
+        entries.append(
+            {
+                "name": f"{info.plural}/status",
+                "singularName": "",
+                "namespaced": info.namespaced,
+                "kind": info.kind,
+                "verbs": ["get", "patch", "update"],
+            }
+        )
     return entries
 
 

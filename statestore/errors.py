@@ -81,7 +81,11 @@ def already_exists(*, group: str, plural: str, name: str) -> StatusError:
 
 def conflict(*, group: str, plural: str, name: str, detail: str | None = None) -> StatusError:
     resource = f"{plural}.{group}" if group else plural
-    why = detail or "the object has been modified; please apply your changes to the latest version and try again"
+    why = (
+        detail
+        or "the object has been modified; please apply your changes to the latest version "
+        "and try again"
+    )
     return StatusError(
         409,
         "Conflict",

@@ -24,8 +24,16 @@ _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 _ANNOTATIONS_LIMIT = 256 * 1024
 
 # Metadata fields a client may set; everything else in metadata is server-managed or dropped.
-SERVER_MANAGED = ("uid", "creationTimestamp", "generation", "resourceVersion",
-                  "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "managedFields")
+SERVER_MANAGED = (
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "resourceVersion",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "selfLink",
+    "managedFields",
+)
 
 
 def now() -> str:
@@ -42,20 +50,23 @@ def generated_name(prefix: str) -> str:
 
 def check_name(name: Any, *, label: bool, field: str = "metadata.name") -> list[Cause]:
     if not isinstance(name, str) or not name:
-        return [Cause(field, "Required value: name or generateName is required",
-                      "FieldValueRequired")]
+        return [
+            Cause(field, "Required value: name or generateName is required", "FieldValueRequired")
+        ]
     limit = 63 if label else 253
     pattern = DNS1123_LABEL if label else DNS1123_SUBDOMAIN
     kind = "RFC 1123 label" if label else "RFC 1123 subdomain"
     if len(name) > limit:
         return [Cause(field, f'Invalid value: "{name}": must be no more than {limit} characters')]
     if not pattern.match(name):
-        return [Cause(
-            field,
-            f'Invalid value: "{name}": a lowercase {kind} must consist of lower case '
-            "alphanumeric characters, '-' or '.', and must start and end with an "
-            "alphanumeric character",
-        )]
+        return [
+            Cause(
+                field,
+                f'Invalid value: "{name}": a lowercase {kind} must consist of lower case '
+                "alphanumeric characters, '-' or '.', and must start and end with an "
+                "alphanumeric character",
+            )
+        ]
     return []
 
 
@@ -68,14 +79,22 @@ def check_metadata(metadata: dict[str, Any]) -> list[Cause]:
         else:
             for key, value in labels.items():
                 if not _QUALIFIED_NAME.match(key) or len(key.split("/")[-1]) > 63:
-                    causes.append(Cause("metadata.labels",
-                                        f'Invalid value: "{key}": name part must consist of '
-                                        "alphanumeric characters, '-', '_' or '.'"))
+                    causes.append(
+                        Cause(
+                            "metadata.labels",
+                            f'Invalid value: "{key}": name part must consist of '
+                            "alphanumeric characters, '-', '_' or '.'",
+                        )
+                    )
                 if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-                    causes.append(Cause(f"metadata.labels[{key}]",
-                                        f'Invalid value: "{value}": a valid label must be 63 '
-                                        "characters or less, empty or alphanumeric with "
-                                        "'-', '_' or '.' inside"))
+                    causes.append(
+                        Cause(
+                            f"metadata.labels[{key}]",
+                            f'Invalid value: "{value}": a valid label must be 63 '
+                            "characters or less, empty or alphanumeric with "
+                            "'-', '_' or '.' inside",
+                        )
+                    )
     annotations = metadata.get("annotations")
     if annotations is not None:
         if not isinstance(annotations, dict):
@@ -84,16 +103,28 @@ def check_metadata(metadata: dict[str, Any]) -> list[Cause]:
             size = 0
             for key, value in annotations.items():
                 if not _QUALIFIED_NAME.match(key):
-                    causes.append(Cause("metadata.annotations",
-                                        f'Invalid value: "{key}": not a qualified name'))
+                    causes.append(
+                        Cause(
+                            "metadata.annotations", f'Invalid value: "{key}": not a qualified name'
+                        )
+                    )
                 if not isinstance(value, str):
-                    causes.append(Cause(f"metadata.annotations[{key}]",
-                                        "Invalid value: annotation values must be strings"))
+                    causes.append(
+                        Cause(
+                            f"metadata.annotations[{key}]",
+                            "Invalid value: annotation values must be strings",
+                        )
+                    )
                     continue
                 size += len(key) + len(value)
             if size > _ANNOTATIONS_LIMIT:
-                causes.append(Cause("metadata.annotations",
-                                    "Too long: must have at most 262144 bytes", "FieldValueTooLong"))
+                causes.append(
+                    Cause(
+                        "metadata.annotations",
+                        "Too long: must have at most 262144 bytes",
+                        "FieldValueTooLong",
+                    )
+                )
     finalizers = metadata.get("finalizers")
     if finalizers is not None:
         if not isinstance(finalizers, list) or not all(isinstance(f, str) for f in finalizers):
@@ -101,8 +132,12 @@ def check_metadata(metadata: dict[str, Any]) -> list[Cause]:
         else:
             for index, finalizer in enumerate(finalizers):
                 if not _QUALIFIED_NAME.match(finalizer):
-                    causes.append(Cause(f"metadata.finalizers[{index}]",
-                                        f'Invalid value: "{finalizer}": not a qualified name'))
+                    causes.append(
+                        Cause(
+                            f"metadata.finalizers[{index}]",
+                            f'Invalid value: "{finalizer}": not a qualified name',
+                        )
+                    )
     return causes
 
 
@@ -114,7 +149,7 @@ def spec_changed(old: dict[str, Any], new: dict[str, Any], *, status_subresource
 
 
 def normalize_secret(obj: dict[str, Any]) -> list[Cause]:
-    """``stringData`` is write-only sugar: merged into ``data`` as base64, as kube-apiserver does."""
+    """``stringData`` is write-only sugar, merged into ``data`` as base64 (as kube-apiserver)."""
     causes: list[Cause] = []
     obj.setdefault("type", "Opaque")
     data = obj.get("data") or {}
@@ -146,10 +181,20 @@ def crd_status(crd: dict[str, Any]) -> dict[str, Any]:
     timestamp = now()
     names = dict(crd["spec"]["names"])
     conditions = [
-        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-         "message": "no conflicts found", "lastTransitionTime": timestamp},
-        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-         "message": "the initial names have been accepted", "lastTransitionTime": timestamp},
+        {
+            "type": "NamesAccepted",
+            "status": "True",
+            "reason": "NoConflicts",
+            "message": "no conflicts found",
+            "lastTransitionTime": timestamp,
+        },
+        {
+            "type": "Established",
+            "status": "True",
+            "reason": "InitialNamesAccepted",
+            "message": "the initial names have been accepted",
+            "lastTransitionTime": timestamp,
+        },
     ]
     return {
         "acceptedNames": names,

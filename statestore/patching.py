@@ -64,11 +64,17 @@ def apply_patch(
             result = jsonpatch.apply_patch(current, patch, in_place=False)
         except jsonpatch.JsonPatchTestFailed as error:
             # kopf relies on this: a failed "test" is 422, not 409 or 500.
-            raise StatusError(422, "Invalid", f"the server rejected our request due to an error "
-                              f"in our request: {error}") from error
+            raise StatusError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: {error}",
+            ) from error
         except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as error:
-            raise StatusError(422, "Invalid", f"the server rejected our request due to an error "
-                              f"in our request: {error}") from error
+            raise StatusError(
+                422,
+                "Invalid",
+                f"the server rejected our request due to an error in our request: {error}",
+            ) from error
         except (TypeError, KeyError, IndexError, ValueError) as error:
             raise bad_request(f"invalid JSON patch: {error}") from error
     elif content_type == STRATEGIC_MERGE_PATCH and builtin:

@@ -78,9 +78,18 @@ class ResourceInfo:
         return f"{self.group}/{self.plural}/{namespace or ''}/{name}"
 
 
-def _builtin(group: str, version: str, plural: str, singular: str, kind: str, *,
-             namespaced: bool, short_names: tuple[str, ...] = (),
-             schema: dict[str, Any] | None = None, status: bool = False) -> ResourceInfo:
+def _builtin(
+    group: str,
+    version: str,
+    plural: str,
+    singular: str,
+    kind: str,
+    *,
+    namespaced: bool,
+    short_names: tuple[str, ...] = (),
+    schema: dict[str, Any] | None = None,
+    status: bool = False,
+) -> ResourceInfo:
     return ResourceInfo(
         group=group,
         plural=plural,
@@ -93,15 +102,31 @@ def _builtin(group: str, version: str, plural: str, singular: str, kind: str, *,
     )
 
 
-NAMESPACES = _builtin("", "v1", "namespaces", "namespace", "Namespace", namespaced=False,
-                      short_names=("ns",), status=True)
+NAMESPACES = _builtin(
+    "",
+    "v1",
+    "namespaces",
+    "namespace",
+    "Namespace",
+    namespaced=False,
+    short_names=("ns",),
+    status=True,
+)
 EVENTS = _builtin("", "v1", "events", "event", "Event", namespaced=True, short_names=("ev",))
 SECRETS = _builtin("", "v1", "secrets", "secret", "Secret", namespaced=True)
-CONFIGMAPS = _builtin("", "v1", "configmaps", "configmap", "ConfigMap", namespaced=True,
-                      short_names=("cm",))
-CRDS = _builtin(CRD_GROUP, "v1", "customresourcedefinitions", "customresourcedefinition",
-                "CustomResourceDefinition", namespaced=False, short_names=("crd", "crds"),
-                status=True)
+CONFIGMAPS = _builtin(
+    "", "v1", "configmaps", "configmap", "ConfigMap", namespaced=True, short_names=("cm",)
+)
+CRDS = _builtin(
+    CRD_GROUP,
+    "v1",
+    "customresourcedefinitions",
+    "customresourcedefinition",
+    "CustomResourceDefinition",
+    namespaced=False,
+    short_names=("crd", "crds"),
+    status=True,
+)
 
 BUILTINS: tuple[ResourceInfo, ...] = (NAMESPACES, EVENTS, SECRETS, CONFIGMAPS, CRDS)
 

@@ -64,9 +64,13 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wws-store-ca")])
     ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
@@ -80,9 +84,11 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     server_cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "wws-store")]))
-        .issuer_name(ca_name).public_key(server_key.public_key())
+        .issuer_name(ca_name)
+        .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=825))
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=825))
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
@@ -90,8 +96,12 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     folder.mkdir(parents=True, exist_ok=True)
     ca_path.write_bytes(ca_cert.public_bytes(pem))
     cert_path.write_bytes(server_cert.public_bytes(pem))
-    _write_private(key_path, server_key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    _write_private(
+        key_path,
+        server_key.private_bytes(
+            pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
+    )
     return TLSFiles(cert_path, key_path, ca_path)
 
 
@@ -104,8 +114,12 @@ def write_kubeconfig(path: Path, *, server: str, token: str, ca: Path | None) ->
         "kind": "Config",
         "clusters": [{"name": "wws", "cluster": cluster}],
         "users": [{"name": "wws-admin", "user": {"token": token}}],
-        "contexts": [{"name": "wws", "context": {"cluster": "wws", "user": "wws-admin",
-                                                 "namespace": "default"}}],
+        "contexts": [
+            {
+                "name": "wws",
+                "context": {"cluster": "wws", "user": "wws-admin", "namespace": "default"},
+            }
+        ],
         "current-context": "wws",
         "preferences": {},
     }

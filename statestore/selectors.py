@@ -132,7 +132,7 @@ def parse_field_selector(selector: str | None, *, allowed: frozenset[str]) -> Fi
             raise bad_request(f'invalid selector: "{selector}"; can\'t understand "{part}"')
         field = field.strip()
         if field not in allowed:
-            raise bad_request(f'field label not supported: {field}')
+            raise bad_request(f"field label not supported: {field}")
         requirements.append(FieldRequirement(tuple(field.split(".")), equal, value.strip()))
     return tuple(requirements)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -125,7 +126,9 @@ def main(
     kubeconfig = data_dir / "kubeconfig"
     security.write_kubeconfig(kubeconfig, server=url, token=token, ca=tls.ca if tls else None)
 
-    store = Store(data_dir)
+    # How many revisions of history watches can resume from (older ones get 410 Expired).
+    history_window = int(os.environ.get("WWS_STORE_HISTORY_WINDOW") or 20_000)
+    store = Store(data_dir, history_window=history_window)
     api = ApiServer(store, token=token, address=f"{shown_host}:{port}")
 
     async def after_start() -> None:

@@ -15,6 +15,7 @@ is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -76,15 +77,17 @@ class Storage:
     def __init__(self, path: Path, *, window: int = 20_000, compact_every: int = 5_000) -> None:
         self.path = path
         self.window = window
-        self._compact_every = compact_every
+        # A window smaller than the compaction period is compacted once per window of writes.
+        self._compact_every = max(1, min(compact_every, window))
         self._since_compaction = 0
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._reader = connect(path)
         self._reader_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write_loop, name="wws-store-writer",
-                                        daemon=True)
+        self._writer = threading.Thread(
+            target=self._write_loop, name="wws-store-writer", daemon=True
+        )
         self.compacted = self._meta_int("compacted")
         self._writer.start()
 
@@ -102,8 +105,9 @@ class Storage:
             (DELETED,),
         ).fetchall()
         current = [Record(rv, key, event, bytes(value)) for rv, key, event, value in rows]
-        return Loaded(revision=max(revision, self.compacted), compacted=self.compacted,
-                      current=current)
+        return Loaded(
+            revision=max(revision, self.compacted), compacted=self.compacted, current=current
+        )
 
     async def commit(
         self, records: list[Record], *, on_durable: Callable[[], None] | None = None
@@ -143,12 +147,10 @@ class Storage:
                     [(r.rv, r.key, r.event, r.value) for b in batches for r in b.records],
                 )
                 self._db.execute("COMMIT")
-            except BaseException as exc:  # noqa: BLE001 - every waiter must hear of it
+            except BaseException as exc:
                 error = exc
-                try:
+                with contextlib.suppress(sqlite3.Error):
                     self._db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
             for done in batches:
                 done.loop.call_soon_threadsafe(_settle, done, error)
             if error is None:

@@ -101,15 +101,19 @@ class Store:
                 self._register_crd(obj)
         for namespace in INITIAL_NAMESPACES:
             if self.get_entry(resources.NAMESPACES, None, namespace) is None:
-                await self.create(resources.NAMESPACES, "v1", None,
-                                  {"metadata": {"name": namespace}})
+                await self.create(
+                    resources.NAMESPACES, "v1", None, {"metadata": {"name": namespace}}
+                )
         self._spawn(self._expire_events())
         # Cascades interrupted by a restart (a namespace or CRD being deleted) go on.
         for entry in list(self._bucket("", "namespaces").values()):
             if entry.obj["metadata"].get("deletionTimestamp"):
                 self._spawn(self._cascade_namespace(entry.obj["metadata"]["name"]))
-        log.info("store.started", revision=self.revision,
-                 objects=sum(len(b) for b in self._objects.values()))
+        log.info(
+            "store.started",
+            revision=self.revision,
+            objects=sum(len(b) for b in self._objects.values()),
+        )
 
     async def stop(self) -> None:
         for task in list(self._background):
@@ -139,7 +143,7 @@ class Store:
             raise errors.not_found(group=info.group, plural=info.plural, name=name)
         return entry
 
-    def list(
+    def list_entries(
         self,
         info: ResourceInfo,
         namespace: str | None,
@@ -153,8 +157,12 @@ class Store:
             if (prefix is None or key.startswith(prefix))
             and (matcher is None or matcher(entry.obj))
         ]
-        items.sort(key=lambda entry: (entry.obj["metadata"].get("namespace", ""),
-                                      entry.obj["metadata"]["name"]))
+        items.sort(
+            key=lambda entry: (
+                entry.obj["metadata"].get("namespace", ""),
+                entry.obj["metadata"]["name"],
+            )
+        )
         return self.revision, items
 
     def count(self, info: ResourceInfo, namespace: str | None = None) -> int:
@@ -185,8 +193,7 @@ class Store:
             else:
                 bucket[key] = Entry(rv, data, obj)
             records.append(Record(rv, key, event_type, data))
-            events.append(Event(rv, key, event_type, data, obj,
-                                previous.obj if previous else None))
+            events.append(Event(rv, key, event_type, data, obj, previous.obj if previous else None))
         try:
             await self.storage.commit(records, on_durable=lambda: self._broadcast(events))
         except Exception as error:
@@ -197,8 +204,9 @@ class Store:
                 else:
                     bucket[key] = previous
             log.error("store.commit_failed", error=str(error))
-            raise StatusError(500, "InternalError",
-                              f"the write could not be made durable: {error}") from error
+            raise StatusError(
+                500, "InternalError", f"the write could not be made durable: {error}"
+            ) from error
         return [record.value for record in records]
 
     def _broadcast(self, events: list[Event]) -> None:
@@ -258,8 +266,10 @@ class Store:
                     raise errors.bad_request(
                         "strict decoding error: "
                         + ", ".join(f'unknown field "{path}"' for path in result.unknown_fields),
-                        causes=[Cause(path, "unknown field", "FieldValueInvalid")
-                                for path in result.unknown_fields],
+                        causes=[
+                            Cause(path, "unknown field", "FieldValueInvalid")
+                            for path in result.unknown_fields
+                        ],
                     )
                 warnings.extend(f'unknown field "{path}"' for path in result.unknown_fields)
             obj = result.obj
@@ -295,25 +305,31 @@ class Store:
         if api_version is not None and api_version != info.api_version(version):
             raise errors.bad_request(
                 f'the apiVersion "{api_version}" in the body does not match the request '
-                f'({info.api_version(version)})',
+                f"({info.api_version(version)})",
                 causes=[Cause("apiVersion", f'Invalid value: "{api_version}"')],
             )
 
-    def _check_namespace(self, info: ResourceInfo, namespace: str | None, *, creating: bool) -> None:
+    def _check_namespace(
+        self, info: ResourceInfo, namespace: str | None, *, creating: bool
+    ) -> None:
         if not info.namespaced:
             return
         if not namespace:
-            raise errors.bad_request("the namespace must be given for a namespaced resource",
-                                     causes=[Cause("metadata.namespace", "Required value",
-                                                   "FieldValueRequired")])
+            raise errors.bad_request(
+                "the namespace must be given for a namespaced resource",
+                causes=[Cause("metadata.namespace", "Required value", "FieldValueRequired")],
+            )
         entry = self.get_entry(resources.NAMESPACES, None, namespace)
         if entry is None:
             raise errors.not_found(group="", plural="namespaces", name=namespace)
         if creating and entry.obj["metadata"].get("deletionTimestamp"):
             raise StatusError(
-                403, "Forbidden",
+                403,
+                "Forbidden",
                 f"unable to create new content in namespace {namespace} because it is being "
-                "terminated", name=namespace, kind="namespaces",
+                "terminated",
+                name=namespace,
+                kind="namespaces",
             )
 
     # ---------------------------------------------------------------- create
@@ -354,11 +370,14 @@ class Store:
             namespace = None
         if not metadata.get("name") and metadata.get("generateName"):
             metadata["name"] = objects.generated_name(str(metadata["generateName"]))
-        name_causes = objects.check_name(metadata.get("name"),
-                                         label=info is resources.NAMESPACES)
+        name_causes = objects.check_name(metadata.get("name"), label=info is resources.NAMESPACES)
         if name_causes:
-            raise errors.invalid(kind=info.kind, name=str(metadata.get("name") or ""),
-                                 group=info.group, causes=name_causes)
+            raise errors.invalid(
+                kind=info.kind,
+                name=str(metadata.get("name") or ""),
+                group=info.group,
+                causes=name_causes,
+            )
         name: str = metadata["name"]
         self._check_namespace(info, namespace, creating=True)
         version_info = info.version(version)
@@ -369,11 +388,21 @@ class Store:
         obj, warnings = self._validate_body(info, version, obj, strict=strict)
         if info is resources.CRDS:
             obj["status"] = objects.crd_status(obj)
-            if obj["metadata"]["name"] != f'{obj["spec"]["names"]["plural"]}.{obj["spec"]["group"]}':
-                raise errors.invalid(kind=info.kind, name=name, group=info.group, causes=[Cause(
-                    "metadata.name",
-                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
-                )])
+            if (
+                obj["metadata"]["name"]
+                != f"{obj['spec']['names']['plural']}.{obj['spec']['group']}"
+            ):
+                raise errors.invalid(
+                    kind=info.kind,
+                    name=name,
+                    group=info.group,
+                    causes=[
+                        Cause(
+                            "metadata.name",
+                            f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                        )
+                    ],
+                )
         key = info.key(namespace, name)
         if self._bucket(info.group, info.plural).get(key) is not None:
             raise errors.already_exists(group=info.group, plural=info.plural, name=name)
@@ -411,15 +440,31 @@ class Store:
                 causes=[Cause("metadata.name", f'Invalid value: "{metadata.get("name")}"')],
             )
         if not metadata.get("resourceVersion"):
-            raise errors.invalid(kind=info.kind, name=name, group=info.group, causes=[Cause(
-                "metadata.resourceVersion",
-                "Invalid value: 0: must be specified for an update",
-            )])
+            raise errors.invalid(
+                kind=info.kind,
+                name=name,
+                group=info.group,
+                causes=[
+                    Cause(
+                        "metadata.resourceVersion",
+                        "Invalid value: 0: must be specified for an update",
+                    )
+                ],
+            )
         current = self.get(info, namespace, name)
         if metadata["resourceVersion"] != str(current.rv):
             raise errors.conflict(group=info.group, plural=info.plural, name=name)
-        return await self._replace(info, version, namespace, name, current, copy.deepcopy(body),
-                                   subresource=subresource, dry_run=dry_run, strict=strict)
+        return await self._replace(
+            info,
+            version,
+            namespace,
+            name,
+            current,
+            copy.deepcopy(body),
+            subresource=subresource,
+            dry_run=dry_run,
+            strict=strict,
+        )
 
     async def patch(
         self,
@@ -436,15 +481,23 @@ class Store:
     ) -> WriteResult:
         current = self.get(info, namespace, name)
         base = self._for_version(current.obj, info, version)
-        patched = patching.apply_patch(base, patch, content_type=content_type,
-                                       builtin=info.builtin)
+        patched = patching.apply_patch(base, patch, content_type=content_type, builtin=info.builtin)
         given_rv = (patched.get("metadata") or {}).get("resourceVersion")
         if given_rv is not None and given_rv != str(current.rv):
             # A patch carrying a resourceVersion is a conditional update.
             raise errors.conflict(group=info.group, plural=info.plural, name=name)
         self._check_identity(info, version, patched)
-        return await self._replace(info, version, namespace, name, current, patched,
-                                   subresource=subresource, dry_run=dry_run, strict=strict)
+        return await self._replace(
+            info,
+            version,
+            namespace,
+            name,
+            current,
+            patched,
+            subresource=subresource,
+            dry_run=dry_run,
+            strict=strict,
+        )
 
     def _for_version(self, obj: dict[str, Any], info: ResourceInfo, version: str) -> dict[str, Any]:
         result = copy.deepcopy(obj)
@@ -489,8 +542,15 @@ class Store:
             metadata = new["metadata"] = {}
         old_metadata = old["metadata"]
         # Immutable and server-managed fields always come from the stored object.
-        for key in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp",
-                    "deletionGracePeriodSeconds", "generation"):
+        for key in (
+            "name",
+            "namespace",
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+        ):
             if key in old_metadata:
                 metadata[key] = old_metadata[key]
             else:
@@ -498,20 +558,33 @@ class Store:
         metadata.pop("managedFields", None)
         metadata.pop("selfLink", None)
         if old_metadata.get("deletionTimestamp"):
-            added = set(metadata.get("finalizers") or []) - set(old_metadata.get("finalizers") or [])
+            added = set(metadata.get("finalizers") or []) - set(
+                old_metadata.get("finalizers") or []
+            )
             if added:
-                raise errors.invalid(kind=info.kind, name=name, group=info.group, causes=[Cause(
-                    "metadata.finalizers",
-                    f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                    f"found new finalizers {sorted(added)}",
-                    "FieldValueForbidden",
-                )])
+                raise errors.invalid(
+                    kind=info.kind,
+                    name=name,
+                    group=info.group,
+                    causes=[
+                        Cause(
+                            "metadata.finalizers",
+                            "Forbidden: no new finalizers can be added if the object is being "
+                            f"deleted, found new finalizers {sorted(added)}",
+                            "FieldValueForbidden",
+                        )
+                    ],
+                )
         if info is resources.CRDS:
             spec_old, spec_new = old.get("spec", {}), new.get("spec", {})
             for immutable in ("group", "scope"):
                 if spec_new.get(immutable) != spec_old.get(immutable):
-                    raise errors.invalid(kind=info.kind, name=name, group=info.group, causes=[
-                        Cause(f"spec.{immutable}", "Invalid value: field is immutable")])
+                    raise errors.invalid(
+                        kind=info.kind,
+                        name=name,
+                        group=info.group,
+                        causes=[Cause(f"spec.{immutable}", "Invalid value: field is immutable")],
+                    )
         if info is resources.NAMESPACES and "spec" not in new:
             new["spec"] = copy.deepcopy(old.get("spec", {}))
         if info is resources.NAMESPACES and subresource != "status":
@@ -533,8 +606,11 @@ class Store:
         if dry_run:
             return WriteResult(new, orjson.dumps(new), warnings)
         key = info.key(namespace, name)
-        if metadata.get("deletionTimestamp") and not metadata.get("finalizers") and \
-                not self._held_by_cascade(info, new):
+        if (
+            metadata.get("deletionTimestamp")
+            and not metadata.get("finalizers")
+            and not self._held_by_cascade(info, new)
+        ):
             [data] = await self._commit(info, [(key, DELETED, new)])
             return WriteResult(new, data, warnings)
         [data] = await self._commit(info, [(key, MODIFIED, new)])
@@ -561,20 +637,28 @@ class Store:
         preconditions = preconditions or {}
         if preconditions.get("uid") and preconditions["uid"] != old["metadata"]["uid"]:
             raise errors.conflict(
-                group=info.group, plural=info.plural, name=name,
+                group=info.group,
+                plural=info.plural,
+                name=name,
                 detail=f"Precondition failed: UID in precondition: {preconditions['uid']}, "
-                       f"UID in object meta: {old['metadata']['uid']}")
-        if preconditions.get("resourceVersion") and \
-                preconditions["resourceVersion"] != str(current.rv):
+                f"UID in object meta: {old['metadata']['uid']}",
+            )
+        if preconditions.get("resourceVersion") and preconditions["resourceVersion"] != str(
+            current.rv
+        ):
             raise errors.conflict(
-                group=info.group, plural=info.plural, name=name,
+                group=info.group,
+                plural=info.plural,
+                name=name,
                 detail=f"Precondition failed: ResourceVersion in precondition: "
-                       f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
-                       f"{current.rv}")
+                f"{preconditions['resourceVersion']}, ResourceVersion in object meta: "
+                f"{current.rv}",
+            )
         key = info.key(namespace, name)
         finalizers = old["metadata"].get("finalizers") or []
         cascade = info is resources.NAMESPACES or (
-            info is resources.CRDS and self._crd_has_instances(old))
+            info is resources.CRDS and self._crd_has_instances(old)
+        )
         if not finalizers and not cascade:
             gone = copy.deepcopy(old)
             if dry_run:
@@ -608,13 +692,16 @@ class Store:
         *,
         dry_run: bool = False,
     ) -> list[WriteResult]:
-        _, entries = self.list(info, namespace, matcher)
+        _, entries = self.list_entries(info, namespace, matcher)
         results = []
         for entry in entries:
             metadata = entry.obj["metadata"]
             try:
-                results.append(await self.delete(info, metadata.get("namespace"),
-                                                  metadata["name"], dry_run=dry_run))
+                results.append(
+                    await self.delete(
+                        info, metadata.get("namespace"), metadata["name"], dry_run=dry_run
+                    )
+                )
             except StatusError as error:
                 if error.code != 404:
                     raise
@@ -634,8 +721,12 @@ class Store:
                 await self.delete(info, metadata.get("namespace"), metadata["name"])
             except StatusError as error:
                 if error.code != 404:
-                    log.warning("store.cascade_failed", namespace=metadata.get("namespace"),
-                                name=metadata["name"], error=str(error))
+                    log.warning(
+                        "store.cascade_failed",
+                        namespace=metadata.get("namespace"),
+                        name=metadata["name"],
+                        error=str(error),
+                    )
 
     async def _cascade_namespace(self, namespace: str) -> None:
         """The namespace controller's job: delete the contents, then the namespace."""
@@ -643,11 +734,11 @@ class Store:
             if info.namespaced:
                 bucket = self._bucket(info.group, info.plural)
                 prefix = info.key_prefix(namespace)
-                await self._delete_all([e for k, e in bucket.items() if k.startswith(prefix)],
-                                       info)
+                await self._delete_all([e for k, e in bucket.items() if k.startswith(prefix)], info)
         remaining = any(
             key.startswith(info.key_prefix(namespace))
-            for info in self.registry if info.namespaced
+            for info in self.registry
+            if info.namespaced
             for key in self._bucket(info.group, info.plural)
         )
         entry = self.get_entry(resources.NAMESPACES, None, namespace)
@@ -686,8 +777,11 @@ class Store:
         while True:
             await asyncio.sleep(60)
             cutoff = objects.now_minus(EVENT_TTL_SECONDS)
-            stale = [e for e in self._bucket("", "events").values()
-                     if e.obj["metadata"].get("creationTimestamp", "") < cutoff]
+            stale = [
+                e
+                for e in self._bucket("", "events").values()
+                if e.obj["metadata"].get("creationTimestamp", "") < cutoff
+            ]
             await self._delete_all(stale, resources.EVENTS)
 
     # ---------------------------------------------------------------- watch
@@ -718,5 +812,15 @@ def event_name(event_type: int) -> str:
     return EVENT_NAMES[event_type]
 
 
-__all__ = ["ADDED", "DELETED", "MODIFIED", "Entry", "Event", "Store", "Watcher", "WriteResult",
-           "event_name", "selectors"]
+__all__ = [
+    "ADDED",
+    "DELETED",
+    "MODIFIED",
+    "Entry",
+    "Event",
+    "Store",
+    "Watcher",
+    "WriteResult",
+    "event_name",
+    "selectors",
+]

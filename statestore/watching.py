@@ -8,6 +8,8 @@ backlog and the live stream, nor sent twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -21,7 +23,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 #: kopf reconnects after 70 s of silence and the design asks for < 60 s; 20 s leaves room.
-BOOKMARK_INTERVAL = 20.0
+#: WWS_STORE_BOOKMARK_INTERVAL (seconds) overrides it, so that tests need not wait 20 s.
+BOOKMARK_INTERVAL = float(os.environ.get("WWS_STORE_BOOKMARK_INTERVAL") or 20.0)
 _TIMED_OUT = object()
 
 
@@ -60,8 +63,16 @@ class WatchStream:
     async def run(self, requested: str, receive: Receive, send: Send) -> None:
         self._send = send
         watcher = self.store.subscribe(self.prefix)
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"), (b"cache-control", b"no-cache, private")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"cache-control", b"no-cache, private"),
+                ],
+            }
+        )
         listener = asyncio.create_task(self._wait_disconnect(receive))
         try:
             await self._stream(watcher, requested)
@@ -71,10 +82,9 @@ class WatchStream:
             self.store.unsubscribe(watcher)
             listener.cancel()
             if not self._disconnected.is_set():
-                try:
+                # The client may be gone already; there is no one left to tell.
+                with contextlib.suppress(Exception):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
-                except Exception:  # noqa: BLE001 - the client may be gone already
-                    pass
 
     async def _wait_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -95,8 +105,11 @@ class WatchStream:
         metadata: dict[str, Any] = {"resourceVersion": str(revision)}
         if initial_end:
             metadata["annotations"] = {"k8s.io/initial-events-end": "true"}
-        obj = {"kind": self.info.kind, "apiVersion": self.info.api_version(self.version),
-               "metadata": metadata}
+        obj = {
+            "kind": self.info.kind,
+            "apiVersion": self.info.api_version(self.version),
+            "metadata": metadata,
+        }
         return orjson.dumps({"type": "BOOKMARK", "object": obj}) + b"\n"
 
     def _translate(self, event: Event) -> str | None:
@@ -117,7 +130,7 @@ class WatchStream:
     async def _stream(self, watcher: Watcher, requested: str) -> None:
         store = self.store
         if not requested or requested == "0" or self.send_initial:
-            revision, entries = store.list(self.info, self.namespace, self.matcher)
+            revision, entries = store.list_entries(self.info, self.namespace, self.matcher)
             for entry in entries:
                 await self._emit(self._line("ADDED", entry.data))
             self.last_rv = revision
@@ -128,7 +141,8 @@ class WatchStream:
             missed = await store.history(self.last_rv, self.prefix)
             if missed is None:
                 status = StatusError(
-                    410, "Expired",
+                    410,
+                    "Expired",
                     f"too old resource version: {requested} ({store.storage.compacted})",
                 ).to_status()
                 await self._emit(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
@@ -141,16 +155,16 @@ class WatchStream:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return
-            event = await self._next(watcher, min(self.bookmark_interval, remaining))
-            if event is _TIMED_OUT:
+            next_event = await self._next(watcher, min(self.bookmark_interval, remaining))
+            if next_event is _TIMED_OUT:
                 if self.bookmarks and watcher.queue.empty():
                     # Every event up to the last broadcast is delivered or filtered out.
                     self.last_rv = max(self.last_rv, store.revision_broadcast)
                     await self._emit(self._bookmark(self.last_rv))
                 continue
-            if not isinstance(event, Event):
+            if not isinstance(next_event, Event):
                 return
-            await self._deliver(event)
+            await self._deliver(next_event)
 
     async def _deliver(self, event: Event) -> None:
         if event.rv <= self.last_rv:
@@ -166,8 +180,9 @@ class WatchStream:
             return watcher.queue.get_nowait()
         getter = asyncio.ensure_future(watcher.queue.get())
         stopper = asyncio.ensure_future(self._disconnected.wait())
-        done, _ = await asyncio.wait({getter, stopper}, timeout=timeout,
-                                     return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {getter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         stopper.cancel()
         if getter.done():
             return getter.result()

@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     serve.add_argument("--listen", default="127.0.0.1:6443", help="HOST:PORT (default %(default)s)")
     serve.add_argument("--crds", help="apply every CRD YAML file in this folder at start")
-    serve.add_argument("--tls-cert", help="certificate (PEM); required off loopback unless generated")
+    serve.add_argument(
+        "--tls-cert", help="certificate (PEM); required off loopback unless generated"
+    )
     serve.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
     serve.set_defaults(handler=_store_serve)
 

@@ -62,12 +62,12 @@ def main(*, data_dir: Path, listen: str) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     env = {**os.environ, "PYTHONPATH": str(REPO)}
 
-    def stop_all(*_: object) -> None:
-        for name, child in reversed(children):
+    def stop_all() -> None:
+        for part, child in reversed(children):
             if child.poll() is None:
-                log.info("up.stopping", part=name)
+                log.info("up.stopping", part=part)
                 child.send_signal(signal.SIGTERM)
-        for _, child in reversed(children):
+        for _part, child in reversed(children):
             try:
                 child.wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -80,8 +80,18 @@ def main(*, data_dir: Path, listen: str) -> int:
     try:
         _say("wws up: starting the state store ...")
         store = subprocess.Popen(
-            _wws("store", "serve", "--data-dir", str(data_dir / "store"), "--listen", listen,
-                 "--crds", str(REPO / "crds")), env=env)
+            _wws(
+                "store",
+                "serve",
+                "--data-dir",
+                str(data_dir / "store"),
+                "--listen",
+                listen,
+                "--crds",
+                str(REPO / "crds"),
+            ),
+            env=env,
+        )
         children.append(("store", store))
         store_kubeconfig = data_dir / "store" / "kubeconfig"
         server = _wait_for_store(store_kubeconfig, store, timeout=60)
@@ -94,12 +104,14 @@ def main(*, data_dir: Path, listen: str) -> int:
 
         _say("wws up: starting the controller ...")
         controller = subprocess.Popen(
-            _wws("controller", "run", "--kubeconfig", str(kubeconfig)), env=env)
+            _wws("controller", "run", "--kubeconfig", str(kubeconfig)), env=env
+        )
         children.append(("controller", controller))
 
         if importlib.util.find_spec("webui.app") is not None:
             webui = subprocess.Popen(
-                _wws("webui", "serve", "--kubeconfig", str(kubeconfig)), env=env)
+                _wws("webui", "serve", "--kubeconfig", str(kubeconfig)), env=env
+            )
             children.append(("webui", webui))
 
         _say("")
@@ -109,9 +121,9 @@ def main(*, data_dir: Path, listen: str) -> int:
         _say(f"              kubectl --kubeconfig {kubeconfig} get workspaces -A")
         _say("Press Ctrl-C to stop.")
         while True:
-            for name, child in children:
+            for part, child in children:
                 if child.poll() is not None:
-                    _say(f"wws up: the {name} exited with code {child.returncode}; stopping")
+                    _say(f"wws up: the {part} exited with code {child.returncode}; stopping")
                     return 1
             time.sleep(0.5)
     except KeyboardInterrupt:

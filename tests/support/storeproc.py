@@ -22,6 +22,8 @@ class StoreProcess:
     data_dir: Path
     crds_dir: Path | None = None
     listen: str = "127.0.0.1:0"
+    #: Extra environment variables for the server (e.g. WWS_STORE_BOOKMARK_INTERVAL).
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,21 +56,36 @@ class StoreProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.kubeconfig.exists():
             self.kubeconfig.unlink()
-        command = [sys.executable, "-m", "wws.cli", "store", "serve",
-                   "--data-dir", str(self.data_dir), "--listen", self.listen]
+        command = [
+            sys.executable,
+            "-m",
+            "wws.cli",
+            "store",
+            "serve",
+            "--data-dir",
+            str(self.data_dir),
+            "--listen",
+            self.listen,
+        ]
         if self.crds_dir is not None:
             command += ["--crds", str(self.crds_dir)]
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-                                        env={**os.environ, "PYTHONPATH": str(REPO)})
+        self.process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **(self.env or {})},
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"store exited: {self.log_path.read_text()[-3000:]}")
             if self.kubeconfig.exists():
                 try:
-                    with urllib.request.urlopen(self.url + "/readyz", context=self.ssl_context(),
-                                                timeout=2) as response:
+                    with urllib.request.urlopen(
+                        self.url + "/readyz", context=self.ssl_context(), timeout=2
+                    ) as response:
                         if response.status == 200 and self._applied():
                             return self
                 except OSError:
