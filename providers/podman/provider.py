@@ -10,6 +10,9 @@ One workspace is three objects, all labelled back to its Workspace (see :mod:`na
 - the organization's network ``wws-org-<org>`` (bridge, ``isolate=true``): containers of
   one organization reach each other, never another organization's.
 
+``DesiredWorkspace.disk_bytes`` and ``home_size_bytes`` are not enforced here: Podman's
+local volumes and overlay storage have no size limits without XFS project quotas.
+
 The ``podman`` client is synchronous: each public method runs one blocking function in a
 worker thread (``asyncio.to_thread``), with one client per thread. The hot path of
 :meth:`ensure` on a converged workspace is a single inspect call.
@@ -271,7 +274,7 @@ class PodmanProvider(base.Provider):
             try:
                 self._call("post", "/containers/create", body=spec)
             except _CallFailed as failed:
-                if failed.status != 409:  # 409: another caller created it just now
+                if not failed.conflict:  # another caller created it just now
                     raise failed.provider_error("create container") from None
         bound.info(
             "container created",
@@ -345,7 +348,7 @@ class PodmanProvider(base.Provider):
                 body={"Name": volume, "Labels": naming.workspace_labels(ref)},
             )
         except _CallFailed as failed:
-            if failed.status != 409:
+            if not failed.conflict:
                 raise failed.provider_error("create home volume") from None
         log.info("home volume created", namespace=ref.namespace, name=ref.name, volume=volume)
 
@@ -366,7 +369,7 @@ class PodmanProvider(base.Provider):
                 },
             )
         except _CallFailed as failed:
-            if failed.status != 409:
+            if not failed.conflict:
                 raise failed.provider_error("create network") from None
         log.info("network created", organization=organization, network=network)
 
@@ -596,6 +599,12 @@ class _CallFailed(base.ProviderError):
         self.status = response.status_code
         self.text = _error_text(response)
         super().__init__(f"{method.upper()} {path}: {self.status} {self.text}")
+
+    @property
+    def conflict(self) -> bool:
+        """The object exists already (409, or Podman 4's 500 "... already exists/in use")."""
+        text = self.text.lower()
+        return self.status == 409 or ("already" in text and ("exist" in text or "in use" in text))
 
     def provider_error(self, action: str) -> base.ProviderError:
         return base.ProviderError(f"podman: {action}: {self.text}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import time
@@ -353,3 +354,24 @@ async def test_closed_socket_is_provider_unavailable(tmp_path: Path) -> None:
     ref = base.WorkspaceRef("ns", "n", str(uuid.uuid4()), "org")
     with pytest.raises(base.ProviderUnavailable):
         await prov.observe(ref)
+
+
+async def test_concurrent_ensures_share_one_network(
+    provider: PodmanProvider, podman_service: service.Service, make_workspace: Factory
+) -> None:
+    """Many workspaces of a new organization at once, from two provider instances (as two
+    controller processes would): every one runs, on the one network, on distinct ports."""
+    other = PodmanProvider(socket_path=podman_service.socket_path, start_service=False)
+    await other.open()
+    try:
+        wanted = [make_workspace(f"c{i}") for i in range(6)]
+        results = await asyncio.gather(
+            *((provider if i % 2 else other).ensure(d) for i, d in enumerate(wanted))
+        )
+    finally:
+        await other.close()
+    assert all(r.state is base.State.RUNNING for r in results), [r.message for r in results]
+    host_ports = [p.host_port for r in results for p in r.ports]
+    assert len(set(host_ports)) == len(host_ports)
+    networks = podman("network", "ls", "--format", "{{.Name}}").stdout.split()
+    assert networks.count(naming.network_name(wanted[0].ref.organization)) == 1
