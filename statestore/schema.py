@@ -172,8 +172,13 @@ def _not_supported(path: str, value: Any, supported: Iterable[Any]) -> Cause:
 
 def _type_error(path: str, expected: str, got: str) -> Cause:
     return _invalid(
-        path, got, f"{path} in body must be of type {expected}: {json.dumps(got)}", _TYPE_INVALID
+        path, got, f"{_subject(path)} must be of type {expected}: {json.dumps(got)}", _TYPE_INVALID
     )
+
+
+def _subject(path: str) -> str:
+    """How kube-openapi names a value in a message: ``spec.x in body``, or the body itself."""
+    return f"{path} in body" if path else "body"
 
 
 def _child(path: str, key: str) -> str:
@@ -558,7 +563,7 @@ def _string_checks(schema: dict[str, Any]) -> list[_Check]:
             if isinstance(value, str) and len(value) < min_length:
                 causes.append(
                     _invalid(
-                        path, value, f"{path} in body should be at least {min_length} chars long"
+                        path, value, f"{_subject(path)} should be at least {min_length} chars long"
                     )
                 )
 
@@ -568,7 +573,7 @@ def _string_checks(schema: dict[str, Any]) -> list[_Check]:
 
         def check_pattern(value: Any, path: str, causes: list[Cause]) -> None:
             if isinstance(value, str) and regex is not None and regex.search(value) is None:
-                causes.append(_invalid(path, value, f"{path} in body should match '{pattern}'"))
+                causes.append(_invalid(path, value, f"{_subject(path)} should match '{pattern}'"))
 
         checks.append(check_pattern)
     if validator is not None and isinstance(fmt, str):
@@ -579,7 +584,7 @@ def _string_checks(schema: dict[str, Any]) -> list[_Check]:
                     _invalid(
                         path,
                         value,
-                        f"{path} in body must be of type {fmt}: {json.dumps(value)}",
+                        f"{_subject(path)} must be of type {fmt}: {json.dumps(value)}",
                         _TYPE_INVALID,
                     )
                 )
@@ -613,7 +618,7 @@ def _number_checks(schema: dict[str, Any]) -> list[_Check]:
         def check_max(value: Any, path: str, causes: list[Cause]) -> None:
             if _is_number(value) and (value >= bound if exclusive_max else value > bound):
                 causes.append(
-                    _invalid(path, value, f"{path} in body should be {word} {_go_float(bound)}")
+                    _invalid(path, value, f"{_subject(path)} should be {word} {_go_float(bound)}")
                 )
 
         checks.append(check_max)
@@ -624,7 +629,7 @@ def _number_checks(schema: dict[str, Any]) -> list[_Check]:
         def check_min(value: Any, path: str, causes: list[Cause]) -> None:
             if _is_number(value) and (value <= low if exclusive_min else value < low):
                 causes.append(
-                    _invalid(path, value, f"{path} in body should be {low_word} {_go_float(low)}")
+                    _invalid(path, value, f"{_subject(path)} should be {low_word} {_go_float(low)}")
                 )
 
         checks.append(check_min)
@@ -639,7 +644,7 @@ def _number_checks(schema: dict[str, Any]) -> list[_Check]:
                         _invalid(
                             path,
                             value,
-                            f"{path} in body should be a multiple of {_go_float(factor)}",
+                            f"{_subject(path)} should be a multiple of {_go_float(factor)}",
                         )
                     )
 
@@ -671,7 +676,7 @@ def _array_checks(schema: dict[str, Any]) -> list[_Check]:
             if isinstance(value, list) and len(value) < min_items:
                 causes.append(
                     _invalid(
-                        path, len(value), f"{path} in body should have at least {min_items} items"
+                        path, len(value), f"{_subject(path)} should have at least {min_items} items"
                     )
                 )
 
@@ -680,7 +685,7 @@ def _array_checks(schema: dict[str, Any]) -> list[_Check]:
 
         def check_unique(value: Any, path: str, causes: list[Cause]) -> None:
             if isinstance(value, list) and len({_hashable(v) for v in value}) != len(value):
-                causes.append(_invalid(path, "", f"{path} in body shouldn't contain duplicates"))
+                causes.append(_invalid(path, "", f"{_subject(path)} shouldn't contain duplicates"))
 
         checks.append(check_unique)
     list_type = schema.get("x-kubernetes-list-type")
@@ -773,7 +778,7 @@ def _object_checks(schema: dict[str, Any], node: _Node) -> list[_Check]:
                     _invalid(
                         path,
                         len(value),
-                        f"{path} in body should have at least {min_props} properties",
+                        f"{_subject(path)} should have at least {min_props} properties",
                     )
                 )
 
