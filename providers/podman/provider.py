@@ -237,6 +237,9 @@ class PodmanProvider(base.Provider):
             if info is not None:
                 labels = info.get("Config", {}).get("Labels") or {}
                 if labels.get(naming.LABEL_CONFIG_HASH) != wanted_hash:
+                    # NB: check the new image first, so a typo in it never takes the old
+                    # container down.
+                    self._require_image(desired.image)
                     bound.info(
                         "re-creating container: config changed",
                         old_hash=labels.get(naming.LABEL_CONFIG_HASH, ""),
@@ -263,8 +266,7 @@ class PodmanProvider(base.Provider):
     def _create(self, desired: base.DesiredWorkspace, wanted_hash: str, bound: Any) -> None:
         ref = desired.ref
         started = time.monotonic()
-        if not self._exists("images", desired.image):
-            raise base.ImageNotFound(desired.image, _image_hint(desired.image))
+        self._require_image(desired.image)
         self._ensure_home(ref)
         spec = self._container_spec(desired, wanted_hash)
         # NB: the network lock keeps remove_orphans/delete from removing the organization's
@@ -282,6 +284,10 @@ class PodmanProvider(base.Provider):
             image=desired.image,
             seconds=round(time.monotonic() - started, 3),
         )
+
+    def _require_image(self, image: str) -> None:
+        if not self._exists("images", image):
+            raise base.ImageNotFound(image, _image_hint(image))
 
     def _container_spec(self, desired: base.DesiredWorkspace, wanted_hash: str) -> dict[str, Any]:
         ref = desired.ref

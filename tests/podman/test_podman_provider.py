@@ -260,6 +260,18 @@ async def test_missing_image_raises_image_not_found(
     assert not exists("container", naming.container_name(desired.ref.uid))
 
 
+async def test_changing_to_a_missing_image_keeps_the_running_container(
+    provider: PodmanProvider, make_workspace: Factory
+) -> None:
+    desired = make_workspace()
+    before = await provider.ensure(desired)
+    typo = dataclasses.replace(desired, image="localhost/wws/workspace:typo")
+    with pytest.raises(base.ImageNotFound):
+        await provider.ensure(typo)
+    after = await provider.observe(desired.ref)
+    assert after.state is base.State.RUNNING and after.runtime_id == before.runtime_id
+
+
 async def test_organizations_cannot_reach_each_other(
     provider: PodmanProvider, make_workspace: Factory
 ) -> None:
