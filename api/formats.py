@@ -30,9 +30,14 @@ class StringFormat:
     min_length: int = 1
     extra_check: Callable[[str], bool] | None = None
     """A stricter test than the pattern, run by pydantic only (e.g. a real IP address parse)."""
+    int_or_string: bool = False
+    """Whole numbers are accepted unquoted (``cpu: 2``) and kept as strings, like Kubernetes
+    quantities (``x-kubernetes-int-or-string``)."""
 
     def check(self, value: Any) -> str:
         """``value`` when it has this format; ``ValueError`` with a readable message if not."""
+        if self.int_or_string and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
         if not isinstance(value, str):
             raise ValueError(
                 f"must be {self.what} given as a string (quote numbers in YAML),"
@@ -50,6 +55,13 @@ class StringFormat:
 
     def json_schema(self) -> dict[str, Any]:
         """The OpenAPI fragment of the format (what the CRD carries)."""
+        if self.int_or_string:
+            # NB: the shape kube-apiserver and controller-gen use for resource.Quantity.
+            return {
+                "anyOf": [{"type": "integer"}, {"type": "string"}],
+                "pattern": self.pattern,
+                "x-kubernetes-int-or-string": True,
+            }
         schema: dict[str, Any] = {"type": "string", "pattern": self.pattern}
         if self.min_length:
             schema["minLength"] = self.min_length
@@ -96,6 +108,7 @@ QUANTITY = StringFormat(
     pattern=r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$",
     max_length=64,
     example="4Gi",
+    int_or_string=True,
 )
 DURATION = StringFormat(
     what="a duration: numbers with units d, h, m, s in that order, or 0",

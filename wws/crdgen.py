@@ -154,6 +154,13 @@ def _structural(node: dict[str, Any], definitions: dict[str, Any], *, path: str)
         target = definitions[node.pop("$ref").rsplit("/", 1)[-1]]
         # NB: the field's own keys (its description, its default) win over the model's.
         return _structural({**target, **node}, definitions, path=path)
+    if node.get("x-kubernetes-int-or-string") is True:
+        # int-or-string keeps its anyOf [integer, string]: the one union a structural schema allows.
+        if "default" in node and node["default"] is None:
+            del node["default"]
+        if "description" in node:
+            node["description"] = _reflow(node["description"])
+        return _ordered(node)
     if "anyOf" in node:
         options = node.pop("anyOf")
         concrete = [option for option in options if option.get("type") != "null"]
@@ -338,21 +345,21 @@ def _rows(node: dict[str, Any], *, prefix: str) -> list[str]:
     for name, child in node.get("properties", {}).items():
         path = f"{prefix}.{name}"
         rows.append(_row(path, child, required=name in required))
-        if child["type"] == "object":
+        if child.get("type") == "object":
             rows.extend(_rows(child, prefix=path))
-        elif child["type"] == "array" and child["items"]["type"] == "object":
+        elif child.get("type") == "array" and child["items"].get("type") == "object":
             rows.extend(_rows(child["items"], prefix=f"{path}[]"))
     return rows
 
 
 def _row(path: str, node: dict[str, Any], *, required: bool) -> str:
-    kind = node["type"]
+    kind = "int-or-string" if node.get("x-kubernetes-int-or-string") else node["type"]
     if kind == "array":
         kind = f"[]{node['items']['type']}"
     notes = [node.get("description", "").replace("\n\n", "<br><br>")]
     if required:
         notes.append("**Required.**")
-    constraints = node["items"] if node["type"] == "array" else node
+    constraints = node["items"] if kind.startswith("[]") else node
     if "enum" in constraints:
         notes.append("One of: " + ", ".join(f"`{value}`" for value in constraints["enum"]) + ".")
     if "pattern" in constraints:

@@ -173,7 +173,7 @@ WORKSPACE_REFUSALS: list[tuple[dict[str, Any], str, str]] = [
     ({"owner": "alice", "running": "perhaps"}, "running", "bool"),
     ({"owner": "alice", "image": "Not An Image"}, "image", "image reference"),
     ({"owner": "alice", "image": "debian:"}, "image", "image reference"),
-    ({"owner": "alice", "resources": {"cpu": 2}}, "resources.cpu", "quote"),
+    ({"owner": "alice", "resources": {"cpu": 2.5}}, "resources.cpu", "quote"),
     ({"owner": "alice", "resources": {"cpu": "two"}}, "resources.cpu", "quantity"),
     ({"owner": "alice", "resources": {"memory": "4GB"}}, "resources.memory", "quantity"),
     ({"owner": "alice", "resources": {"disk": "-1Gi"}}, "resources.disk", "quantity"),
@@ -419,9 +419,13 @@ def test_rust_and_python_agree_on_the_refused_values_that_fit_the_length() -> No
                 assert not _rust_regex_matches(fmt.pattern, value) or fmt.extra_check, (case, value)
 
 
-def test_numbers_must_be_quoted() -> None:
+def test_whole_number_quantities_may_be_unquoted_but_fractions_must_be_quoted() -> None:
+    # As in Kubernetes: `cpu: 2` is fine (int-or-string); `cpu: 0.5` must be "0.5" or "500m".
+    assert formats.QUANTITY.check(2) == "2"
     with pytest.raises(ValueError, match="quote"):
-        formats.QUANTITY.check(2)
+        formats.QUANTITY.check(2.5)
+    with pytest.raises(ValueError, match="quote"):
+        formats.QUANTITY.check(True)
 
 
 # -- languages registry --------------------------------------------------------------------------
