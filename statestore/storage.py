@@ -168,10 +168,13 @@ class Storage:
             return
         try:
             self._db.execute("BEGIN IMMEDIATE")
+            # Superseded means by a newer row *at or before* the point: the state of every key
+            # at the compaction point stays, because a label-filtered watch resumed from any
+            # revision after it needs each object's state before the first event it replays.
             self._db.execute(
                 "DELETE FROM log WHERE id <= ? AND (event = ? OR id < "
-                "(SELECT MAX(l2.id) FROM log l2 WHERE l2.key = log.key))",
-                (point, DELETED),
+                "(SELECT MAX(l2.id) FROM log l2 WHERE l2.key = log.key AND l2.id <= ?))",
+                (point, DELETED, point),
             )
             self._db.execute(
                 "INSERT INTO meta (name, value) VALUES ('compacted', ?) "
@@ -196,6 +199,18 @@ class Storage:
             ).fetchall()
         for rv, key, event, value in rows:
             yield Record(rv, key, event, bytes(value))
+
+    def state_at(self, key: str, revision: int) -> bytes | None:
+        """The value of ``key`` as of ``revision`` (``None``: absent); ``revision`` must not be
+        older than the compaction point."""
+        with self._reader_lock:
+            row = self._reader.execute(
+                "SELECT event, value FROM log WHERE key = ? AND id <= ? ORDER BY id DESC LIMIT 1",
+                (key, revision),
+            ).fetchone()
+        if row is None or row[0] == DELETED:
+            return None
+        return bytes(row[1])
 
     def close(self) -> None:
         self._queue.put(None)

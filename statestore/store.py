@@ -800,11 +800,22 @@ class Store:
             return None
         if self._recent and self._recent[0].rv <= after + 1:
             return [e for e in self._recent if e.rv > after and e.key.startswith(prefix)]
-        records = await asyncio.to_thread(lambda: list(self.storage.history(after, prefix)))
+        return await asyncio.to_thread(self._history_from_disk, after, prefix)
+
+    def _history_from_disk(self, after: int, prefix: str) -> list[Event]:
+        """Events from the log, each with the object's previous state (which a filtered watch
+        needs to turn an object leaving its selection into DELETED, entering it into ADDED)."""
         result = []
-        for record in records:
+        states: dict[str, dict[str, Any] | None] = {}
+        for record in self.storage.history(after, prefix):
+            if record.key not in states:
+                before = self.storage.state_at(record.key, after)
+                states[record.key] = orjson.loads(before) if before is not None else None
             obj = orjson.loads(record.value)
-            result.append(Event(record.rv, record.key, record.event, record.value, obj, None))
+            result.append(
+                Event(record.rv, record.key, record.event, record.value, obj, states[record.key])
+            )
+            states[record.key] = None if record.event == DELETED else obj
         return result
 
 
