@@ -1,0 +1,320 @@
+"""Bad requests over raw HTTPS: the exact Status, the field named, and nothing stored changed.
+
+Every case runs inside :func:`unchanged`, which snapshots the store's global resourceVersion
+(any write anywhere bumps it) and the test's objects before the request, and afterwards
+checks that both are identical and that the server still answers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.kubeapi import JSON_PATCH, MERGE, Api, assert_status, widget, widgets
+from tests.support.storeproc import StoreProcess
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def existing(api: Api, namespace: str) -> dict[str, Any]:
+    """One stored widget, so that every case can show it was left exactly as it was."""
+    return api.create(widgets(namespace), widget("existing", size=3, color="red"))
+
+
+@contextmanager
+def unchanged(api: Api, namespace: str) -> Iterator[None]:
+    revision = api.revision()
+    before = api.get_json(widgets(namespace))
+    yield
+    assert api.store.process is not None and api.store.process.poll() is None, "the store died"
+    assert api.get("/readyz").status_code == 200
+    after = api.get_json(widgets(namespace))
+    assert after["items"] == before["items"]
+    assert api.revision() == revision, "something was written"
+
+
+def test_body_over_3_mib_is_413(api: Api, namespace: str, existing: dict[str, Any]) -> None:
+    big = widget("big", note="x" * (3 * MiB + 100))
+    with unchanged(api, namespace):
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=json.dumps(big),
+            headers={"Content-Type": "application/json"},
+        )
+        assert_status(response, 413, "RequestEntityTooLarge")
+    # Without a Content-Length (chunked), the limit holds while reading.
+    payload = json.dumps(big).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(payload), 256 * 1024):
+            yield payload[start : start + 256 * 1024]
+
+    with unchanged(api, namespace):
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=chunks(),
+            headers={"Content-Type": "application/json"},
+        )
+        assert_status(response, 413, "RequestEntityTooLarge")
+    with unchanged(api, namespace):
+        response = api.patch(widgets(namespace, "existing"), {"spec": {"note": "y" * 4 * MiB}})
+        assert_status(response, 413, "RequestEntityTooLarge")
+    # Just under the limit is fine (the annotation limit is not what is tested here).
+    ok = api.create(widgets(namespace), widget("large", note="z" * (2 * MiB)))
+    assert len(ok["spec"]["note"]) == 2 * MiB
+
+
+def test_unknown_resources_are_404(api: Api, namespace: str, existing: dict[str, Any]) -> None:
+    with unchanged(api, namespace):
+        for path in [
+            f"/apis/test.wws.dev/v1/namespaces/{namespace}/nosuchthings",
+            "/apis/nosuch.example.com/v1/things",
+            "/apis/test.wws.dev/v9/namespaces/default/widgets",
+            "/api/v1/nosuchthings",
+        ]:
+            assert_status(api.get(path), 404, "NotFound")
+            assert_status(
+                api.request("POST", path, json={"metadata": {"name": "x"}}), 404, "NotFound"
+            )
+        assert_status(api.get(widgets(namespace, "absent")), 404, "NotFound")
+        assert_status(
+            api.patch(widgets(namespace, "absent"), {"spec": {"size": 2}}), 404, "NotFound"
+        )
+        assert_status(api.delete(widgets(namespace, "absent")), 404, "NotFound")
+        status = assert_status(
+            api.request("POST", widgets("no-such-namespace"), json=widget("x")), 404, "NotFound"
+        )
+        assert "no-such-namespace" in status["message"]
+
+
+def test_malformed_json_and_yaml_are_400(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    with unchanged(api, namespace):
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=b'{"apiVersion": "test.wws',
+            headers={"Content-Type": "application/json"},
+        )
+        status = assert_status(response, 400, "BadRequest")
+        assert "JSON" in status["message"]
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=b"apiVersion: test.wws.dev/v1\nspec: [size: 3\n",
+            headers={"Content-Type": "application/yaml"},
+        )
+        status = assert_status(response, 400, "BadRequest")
+        assert "YAML" in status["message"]
+        response = api.request(
+            "PATCH",
+            widgets(namespace, "existing"),
+            content=b"{not json",
+            headers={"Content-Type": MERGE},
+        )
+        assert_status(response, 400, "BadRequest")
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=b"[1, 2]",
+            headers={"Content-Type": "application/json"},
+        )
+        assert_status(response, 400, "BadRequest")
+        response = api.request(
+            "POST", widgets(namespace), content=b"", headers={"Content-Type": "application/json"}
+        )
+        assert_status(response, 400, "BadRequest")
+
+
+@pytest.mark.parametrize("name", ["Bad_Name", "UPPER", "-leading", "x" * 254, "a/b", ""])
+def test_invalid_names_are_422(
+    api: Api, namespace: str, existing: dict[str, Any], name: str
+) -> None:
+    with unchanged(api, namespace):
+        response = api.request("POST", widgets(namespace), json=widget(name))
+        assert_status(response, 422, "Invalid", field="metadata.name")
+
+
+def test_schema_violations_are_422_naming_the_field(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    cases: list[tuple[dict[str, Any], list[str]]] = [
+        ({"size": "big"}, ["spec.size"]),
+        ({"size": 0}, ["spec.size"]),
+        ({"size": 101}, ["spec.size"]),
+        ({"size": 3, "color": "purple"}, ["spec.color"]),
+        ({"color": "red"}, ["spec.size"]),
+        ({"size": 3, "tags": "not-a-list"}, ["spec.tags"]),
+        ({"size": 3, "tags": [1]}, ["spec.tags[0]"]),
+        ({"size": -1, "color": "mauve"}, ["spec.size", "spec.color"]),
+    ]
+    for spec, fields in cases:
+        body = widget("violator")
+        body["spec"] = spec
+        with unchanged(api, namespace):
+            status = assert_status(
+                api.request("POST", widgets(namespace), json=body), 422, "Invalid"
+            )
+            named = [cause["field"] for cause in status["details"]["causes"]]
+            assert sorted(set(named)) == sorted(fields), (spec, status)
+            assert status["details"]["name"] == "violator"
+            assert status["details"]["kind"] == "Widget"
+            for field in fields:
+                assert field in status["message"]
+    # The same checks guard updates: merge patch and PUT.
+    with unchanged(api, namespace):
+        assert_status(
+            api.patch(widgets(namespace, "existing"), {"spec": {"size": 0}}),
+            422,
+            "Invalid",
+            field="spec.size",
+        )
+        replacement = dict(existing)
+        replacement["spec"] = {"size": 3, "color": "purple"}
+        assert_status(
+            api.request("PUT", widgets(namespace, "existing"), json=replacement),
+            422,
+            "Invalid",
+            field="spec.color",
+        )
+        assert_status(
+            api.patch(
+                widgets(namespace, "existing"),
+                [{"op": "replace", "path": "/spec/size", "value": "huge"}],
+                JSON_PATCH,
+            ),
+            422,
+            "Invalid",
+            field="spec.size",
+        )
+
+
+def test_strict_field_validation_names_the_unknown_field(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    body = widget("strict", size=3, bogus=1)
+    with unchanged(api, namespace):
+        response = api.request(
+            "POST", widgets(namespace), json=body, params={"fieldValidation": "Strict"}
+        )
+        status = assert_status(response, 400, "BadRequest")
+        assert 'unknown field "spec.bogus"' in status["message"]
+        response = api.patch(
+            widgets(namespace, "existing"),
+            {"spec": {"other": True}},
+            params={"fieldValidation": "Strict"},
+        )
+        status = assert_status(response, 400, "BadRequest")
+        assert 'unknown field "spec.other"' in status["message"]
+    # Without Strict the field is pruned and the client is warned.
+    response = api.request(
+        "POST", widgets(namespace), json=body, params={"fieldValidation": "Warn"}
+    )
+    assert response.status_code == 201, response.text
+    assert "bogus" not in response.json()["spec"]
+    assert "spec.bogus" in response.headers.get("warning", "")
+
+
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-token", "Basic dXNlcjpwYXNz", "Bearer"]
+)
+def test_missing_or_wrong_token_is_401(
+    shared_store: StoreProcess,
+    api: Api,
+    namespace: str,
+    existing: dict[str, Any],
+    authorization: str | None,
+) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    with (
+        unchanged(api, namespace),
+        httpx.Client(base_url=shared_store.url, verify=shared_store.ssl_context()) as anonymous,
+    ):
+        for method, path, body in [
+            ("GET", widgets(namespace), None),
+            ("GET", "/apis", None),
+            ("POST", widgets(namespace), widget("intruder")),
+            ("DELETE", widgets(namespace, "existing"), None),
+            ("GET", widgets(namespace) + "?watch=true", None),
+        ]:
+            response = anonymous.request(method, path, headers=headers, json=body)
+            assert_status(response, 401, "Unauthorized")
+
+
+def test_failed_json_patch_test_is_422(api: Api, namespace: str, existing: dict[str, Any]) -> None:
+    rv = existing["metadata"]["resourceVersion"]
+    with unchanged(api, namespace):
+        response = api.patch(
+            widgets(namespace, "existing"),
+            [
+                {"op": "test", "path": "/metadata/resourceVersion", "value": str(int(rv) - 1)},
+                {"op": "replace", "path": "/spec/size", "value": 9},
+            ],
+            JSON_PATCH,
+        )
+        assert_status(response, 422, "Invalid")
+        response = api.patch(
+            widgets(namespace, "existing"),
+            [{"op": "remove", "path": "/spec/nothing-here"}],
+            JSON_PATCH,
+        )
+        assert_status(response, 422, "Invalid")
+    # The same test with the right value passes: kopf's way of patching finalizers.
+    patched = api.patch_ok(
+        widgets(namespace, "existing"),
+        [
+            {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
+            {"op": "replace", "path": "/spec/size", "value": 9},
+        ],
+        JSON_PATCH,
+    )
+    assert patched["spec"]["size"] == 9
+
+
+def test_stale_resource_version_is_409(api: Api, namespace: str, existing: dict[str, Any]) -> None:
+    current = api.patch_ok(widgets(namespace, "existing"), {"spec": {"size": 4}})
+    stale = dict(existing)
+    stale["spec"] = {"size": 50, "color": "blue"}
+    with unchanged(api, namespace):
+        status = assert_status(
+            api.request("PUT", widgets(namespace, "existing"), json=stale), 409, "Conflict"
+        )
+        assert "the object has been modified" in status["message"]
+        assert status["details"] == {"name": "existing", "group": "test.wws.dev", "kind": "widgets"}
+        # A merge patch carrying a resourceVersion is conditional too.
+        response = api.patch(
+            widgets(namespace, "existing"),
+            {
+                "metadata": {"resourceVersion": existing["metadata"]["resourceVersion"]},
+                "spec": {"size": 51},
+            },
+        )
+        assert_status(response, 409, "Conflict")
+        # PUT without a resourceVersion is refused for custom resources.
+        missing = dict(current)
+        missing["metadata"] = {
+            k: v for k, v in current["metadata"].items() if k != "resourceVersion"
+        }
+        assert_status(
+            api.request("PUT", widgets(namespace, "existing"), json=missing),
+            422,
+            "Invalid",
+            field="metadata.resourceVersion",
+        )
+        # A duplicate create is 409 AlreadyExists.
+        assert_status(
+            api.request("POST", widgets(namespace), json=widget("existing")), 409, "AlreadyExists"
+        )
+    fresh = dict(current)
+    fresh["spec"] = {"size": 50}
+    response = api.request("PUT", widgets(namespace, "existing"), json=fresh)
+    assert response.status_code == 200, response.text
