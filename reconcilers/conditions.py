@@ -6,7 +6,7 @@ every kind alike:
 - ``lastTransitionTime`` changes only when ``status`` changes (a new reason or message alone
   keeps it), so "False since" is always readable from a condition;
 - ``observedGeneration`` is set on each condition;
-- ``status.message`` is the message of the first condition that does not hold
+- ``status.message`` is the message of the first False condition
   (:func:`first_failing_message`; conditions are kept in a fixed order, ``Ready`` first).
 
 :func:`merge_patch` turns "old status, new status" into the smallest JSON merge patch, so
@@ -58,10 +58,10 @@ def holds(conditions: Iterable[meta.Condition], type_: str) -> bool:
 
 
 def first_failing_message(conditions: Sequence[meta.Condition]) -> str | None:
-    """The message of the first condition that is not True (``None`` when all hold or the
-    failing ones say nothing)."""
+    """The message of the first False condition (``None`` when none is False or the False
+    ones say nothing). Unknown is not failing: it means "not looked at yet"."""
     for cond in conditions:
-        if cond.status != meta.ConditionStatus.TRUE and cond.message:
+        if cond.status == meta.ConditionStatus.FALSE and cond.message:
             return cond.message
     return None
 

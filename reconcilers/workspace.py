@@ -357,8 +357,9 @@ def step_conditions(
         plan_.running
         and observed is not None
         and observed.state is not base.State.ABSENT
-        and observed.config_hash == wanted_hash
+        and (failure is None or observed.config_hash == wanted_hash)
     ):
+        # NB: ensure() checks the image before it creates or re-creates a container.
         image = cond(IMAGE_READY, TRUE, "Present")
     else:
         image = unknown(IMAGE_READY, "NotChecked", "the image is checked when the workspace starts")
