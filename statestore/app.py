@@ -32,6 +32,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = b"application/json"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 _OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
 
 
@@ -164,6 +165,17 @@ class ApiServer:
         body = await self._read_body(receive, headers)
         content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
         content_type = content_type.split(";")[0].strip().lower()
+        if content_type == PROTOBUF and body:
+            # client-go's typed clients (``kubectl create namespace|secret|configmap``) always
+            # send built-in kinds as Protobuf; say so instead of "not valid JSON".
+            raise StatusError(
+                415,
+                "UnsupportedMediaType",
+                f"the WWS embedded store reads JSON and YAML request bodies, not {PROTOBUF}; "
+                "'kubectl create <kind>' sends Protobuf for built-in kinds: pipe it through "
+                "apply instead, e.g. 'kubectl create namespace NAME --dry-run=client -o yaml "
+                "| kubectl apply -f -'",
+            )
         dry_run = query.get("dryRun") == "All"
         if query.get("dryRun") not in (None, "All"):
             raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')
