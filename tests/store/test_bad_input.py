@@ -122,6 +122,15 @@ def test_malformed_json_and_yaml_are_400(
             headers={"Content-Type": MERGE},
         )
         assert_status(response, 400, "BadRequest")
+        # Protobuf (what client-go's typed clients send for built-in kinds) is refused as such.
+        response = api.request(
+            "POST",
+            "/api/v1/namespaces",
+            content=b"k8s\x00\n\x0f\n\x02v1\x12\tNamespace",
+            headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        )
+        status = assert_status(response, 415, "UnsupportedMediaType")
+        assert "JSON and YAML" in status["message"]
         response = api.request(
             "POST",
             widgets(namespace),

@@ -592,3 +592,38 @@ def test_crd_applied_and_deleted_at_run_time(
     listed = api.get_json(f"/apis/{group}/v1/namespaces/{namespace}/gadgets")
     assert listed["items"] == []
     kubectl.out("delete", "-f", crd_file)
+
+
+def test_create_builtin_kinds(kubectl: Kubectl, api: Api) -> None:
+    """``kubectl create namespace|secret`` sends Protobuf, which the store refuses with a 415
+    that says what to do; the documented way (``--dry-run=client -o yaml | apply``) works."""
+    name = unique("made")
+    refused = kubectl.run("create", "namespace", name, check=False)
+    assert refused.returncode != 0
+    assert "UnsupportedMediaType" in refused.stderr, refused.stderr
+    assert "--dry-run=client -o yaml | kubectl apply -f -" in refused.stderr
+    assert api.get(f"/api/v1/namespaces/{name}").status_code == 404
+
+    manifest = kubectl.out("create", "namespace", name, "--dry-run=client", "-o", "yaml")
+    assert f"namespace/{name} created" in kubectl.out("apply", "-f", "-", stdin=manifest)
+    assert api.get_json(f"/api/v1/namespaces/{name}")["status"]["phase"] == "Active"
+    manifest = kubectl.out(
+        "create",
+        "secret",
+        "generic",
+        "token",
+        "-n",
+        name,
+        "--from-literal=key=s3cret",
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    )
+    kubectl.out("apply", "-f", "-", stdin=manifest)
+    secret = api.get_json(f"/api/v1/namespaces/{name}/secrets/token")
+    assert secret["type"] == "Opaque"
+    assert secret["data"] == {"key": "czNjcmV0"}  # base64 of s3cret
+    assert (
+        kubectl.out("get", "secret", "token", "-n", name, "-o", "jsonpath={.data.key}")
+        == "czNjcmV0"
+    )
