@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 import orjson
 import yaml
 
-from statestore import discovery, openapi, resources, selectors, tables, watching
+from statestore import discovery, objects, openapi, resources, selectors, tables, watching
 from statestore.errors import Cause, StatusError, bad_request, not_found
 from statestore.patching import APPLY_PATCH
 from statestore.resources import ResourceInfo
@@ -291,13 +291,22 @@ class ApiServer:
             raise bad_request("the request body is empty")
         if "yaml" in content_type:
             try:
-                return yaml.safe_load(body)
+                value = yaml.safe_load(body)
             except yaml.YAMLError as error:
                 raise bad_request(f"the request body is not valid YAML: {error}") from error
-        try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as error:
-            raise bad_request(f"the request body is not valid JSON: {error}") from error
+            except RecursionError as error:
+                raise bad_request("the request body is nested too deeply") from error
+        else:
+            try:
+                value = orjson.loads(body)
+            except orjson.JSONDecodeError as error:
+                raise bad_request(f"the request body is not valid JSON: {error}") from error
+        if objects.too_deep(value):
+            raise bad_request(
+                f"the request body nests objects and arrays more than {objects.MAX_DEPTH} "
+                "levels deep"
+            )
+        return value
 
     # ---------------------------------------------------------------- routing
 

@@ -37,6 +37,30 @@ SERVER_MANAGED = (
 )
 
 
+#: How deeply objects and arrays may nest in a body or a stored object. orjson writes at most
+#: 254 levels (and watch events and Tables wrap an object in a few more); the recursive
+#: schema walk and merge patch must not reach Python's recursion limit either.
+MAX_DEPTH = 200
+
+
+def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` levels (walked without
+    recursion, so any input can be checked)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 _clock: tuple[int, str] = (0, "")
 
 

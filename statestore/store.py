@@ -255,6 +255,11 @@ class Store:
         strict: bool,
     ) -> tuple[dict[str, Any], list[str]]:
         """Schema pruning, defaulting and validation; returns the object and warnings."""
+        if objects.too_deep(obj):  # a JSON patch can deepen an object beyond what a body may
+            raise errors.bad_request(
+                f"the object would nest objects and arrays more than {objects.MAX_DEPTH} "
+                "levels deep"
+            )
         name = obj.get("metadata", {}).get("name", "")
         causes = objects.check_metadata(obj.get("metadata", {}))
         version_info = info.version(version)
