@@ -228,6 +228,8 @@ class ApiServer:
             options = self._parse(body, content_type) if body.strip() else {}
             if not isinstance(options, dict):
                 raise bad_request("DeleteOptions must be a JSON object")
+            if not isinstance(options.get("preconditions") or {}, dict):
+                raise bad_request("DeleteOptions.preconditions must be a JSON object")
             dry_run = dry_run or options.get("dryRun") == ["All"]
             result = await store.delete(
                 info,
