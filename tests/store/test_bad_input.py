@@ -327,3 +327,63 @@ def test_stale_resource_version_is_409(api: Api, namespace: str, existing: dict[
     fresh["spec"] = {"size": 50}
     response = api.request("PUT", widgets(namespace, "existing"), json=fresh)
     assert response.status_code == 200, response.text
+
+
+def nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"x": value}
+    return value
+
+
+def test_too_deeply_nested_bodies_are_400(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    status_path = widgets(namespace, "existing", "status")
+    with unchanged(api, namespace):
+        body = widget("deep")
+        body["status"] = nested(300)
+        status = assert_status(
+            api.request("POST", widgets(namespace), json=body), 400, "BadRequest"
+        )
+        assert "nest" in status["message"]
+        # Deeper than Python's json module can write: the text is built by hand.
+        deep_patch = b'{"status":' + b'{"x":' * 999 + b"{}" + b"}" * 1000
+        response = api.request(
+            "PATCH", status_path, content=deep_patch, headers={"Content-Type": MERGE}
+        )
+        assert_status(response, 400, "BadRequest")
+        flow = b"{a: " * 400 + b"1" + b"}" * 400
+        assert_status(
+            api.request(
+                "POST",
+                widgets(namespace),
+                content=flow,
+                headers={"Content-Type": "application/yaml"},
+            ),
+            400,
+            "BadRequest",
+        )
+    # JSON patch can deepen a stored object a step at a time; it is checked as a whole too.
+    api.patch_ok(status_path, [{"op": "add", "path": "/status", "value": nested(150)}], JSON_PATCH)
+    with unchanged(api, namespace):
+        response = api.patch(
+            status_path,
+            [{"op": "add", "path": "/status" + "/x" * 148, "value": nested(150)}],
+            JSON_PATCH,
+        )
+        assert_status(response, 400, "BadRequest")
+
+
+def test_malformed_delete_options_are_400(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    with unchanged(api, namespace):
+        for options in ({"preconditions": "x"}, {"preconditions": ["uid"]}):
+            response = api.request(
+                "DELETE",
+                widgets(namespace, "existing"),
+                content=json.dumps(options),
+                headers={"Content-Type": "application/json"},
+            )
+            assert_status(response, 400, "BadRequest")
