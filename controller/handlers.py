@@ -208,6 +208,21 @@ def _invalid(body: Mapping[str, Any], patch: kopf.Patch, error: pydantic.Validat
     patch.status["message"] = message
 
 
+def _warn_unsupported(body: kopf.Body) -> None:
+    """Say so when the spec asks for what this controller does not do yet, before it
+    matters (an event on create, update and resume)."""
+    spec = body.get("spec") or {}
+    if (spec.get("home") or {}).get("retention"):
+        kopf.warn(
+            body,
+            reason="RetentionUnsupported",
+            message=(
+                "spec.home.retention is not supported yet: deleting this workspace deletes"
+                " its home at once"
+            ),
+        )
+
+
 async def reconcile_workspace(
     body: kopf.Body, patch: kopf.Patch, retry: int, memo: Context, **_: Any
 ) -> None:
@@ -215,6 +230,8 @@ async def reconcile_workspace(
     ctx = memo
     started = time.monotonic()
     result = "ok"
+    if retry == 0:
+        _warn_unsupported(body)
     try:
         async with ctx.lock(body.metadata.uid or ""):
             failure = await _reconcile_workspace(ctx, body, patch)
@@ -321,7 +338,7 @@ async def delete_workspace(
     bound.info("workspace deleted: container and home removed", uid=ref.uid)
 
 
-def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
+async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
     """Every watch event: the phase gauge, and a nudge to recount the organizations."""
     ctx = memo
     _keep_indexes(ctx, kwargs)
@@ -335,7 +352,7 @@ def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
     ctx.organizations_changed.set()
 
 
-def workspaces_index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, str]:
+async def workspaces_index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str, str]:
     """Index ``wws_workspaces``: namespace → phase of each of its Workspaces."""
     phase = (body.get("status") or {}).get("phase") or Phase.PENDING.value
     return {namespace or "": str(phase)}
@@ -344,12 +361,12 @@ def workspaces_index(namespace: str | None, body: kopf.Body, **_: Any) -> dict[s
 # --- Organization and Team -----------------------------------------------------------------
 
 
-def teams_index(namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+async def teams_index(namespace: str | None, name: str, **_: Any) -> dict[str, str]:
     """Index ``wws_teams``: namespace → name of each of its Teams."""
     return {namespace or "": name}
 
 
-def organizations_index(name: str, **_: Any) -> dict[str, str]:
+async def organizations_index(name: str, **_: Any) -> dict[str, str]:
     """Index ``wws_organizations``: the names of the Organizations."""
     return {name: name}
 
@@ -435,7 +452,7 @@ async def organizations_loop(ctx: Context) -> None:
         await refresh_organizations(ctx)
 
 
-def team_event(memo: Context, **kwargs: Any) -> None:
+async def team_event(memo: Context, **kwargs: Any) -> None:
     _keep_indexes(memo, kwargs)
     memo.organizations_changed.set()
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -64,14 +65,13 @@ def operator_settings() -> kopf.OperatorSettings:
     settings.posting.enabled = True
     settings.posting.level = logging.INFO
     settings.posting.loggers = False
+    settings.posting.reporting_component = "wws-controller"
+    settings.posting.reporting_instance = socket.gethostname()
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10
     settings.networking.connect_timeout = 10
     settings.networking.request_timeout = 60
-    # NB: the timers' first tick is one resync period after the start; the handlers' own
-    # retries (TemporaryError delays) never wait longer than that.
-    settings.execution.max_workers = 4
     return settings
 
 
@@ -135,3 +135,6 @@ def main(*, kubeconfig: Path | None, resync_seconds: float, health_listen: str) 
     except login.LoginError as error:
         print(f"wws controller run: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # e.g. --health-listen's port is taken
+        print(f"wws controller run: {error}", file=sys.stderr)
+        return 1
