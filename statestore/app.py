@@ -8,6 +8,7 @@ of chunked output and client disconnects.
 from __future__ import annotations
 
 import hmac
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -60,6 +61,42 @@ class Query:
 
 def _dumps(obj: Any) -> bytes:
     return orjson.dumps(obj)
+
+
+class _YamlLoader(yaml.SafeLoader):
+    """YAML as kube-apiserver reads it (go-yaml v2 into JSON): timestamps stay strings."""
+
+
+_YamlLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_problem(value: Any, *, budget: int) -> str | None:
+    """Why a decoded YAML value cannot be a JSON body, if it cannot: more than ``budget``
+    nodes once aliases are expanded, nesting too deep, a non-string key, or a value JSON
+    has no form for (binary, set, timestamp tag, infinity, NaN)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        budget -= 1
+        if budget < 0:
+            return "its aliases expand it far beyond its size"
+        if isinstance(item, dict | list) and depth > objects.MAX_DEPTH:
+            return f"it nests more than {objects.MAX_DEPTH} levels deep"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    return f"the mapping key {key!r} is not a string"
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"{item} is not a JSON number"
+        elif item is not None and not isinstance(item, str | int | float | bool):
+            return f"a value of type {type(item).__name__} ({item!r:.40})"
+    return None
 
 
 class ApiServer:
@@ -293,11 +330,16 @@ class ApiServer:
             raise bad_request("the request body is empty")
         if "yaml" in content_type:
             try:
-                value = yaml.safe_load(body)
+                value = yaml.load(body, Loader=_YamlLoader)  # a SafeLoader: no Python tags
             except yaml.YAMLError as error:
                 raise bad_request(f"the request body is not valid YAML: {error}") from error
             except RecursionError as error:
                 raise bad_request("the request body is nested too deeply") from error
+            # Aliases may expand a small body enormously ("billion laughs"): the walk is
+            # bounded by the body's size, before anything else walks the value.
+            problem = _yaml_problem(value, budget=2 * len(body) + 1000)
+            if problem is not None:
+                raise bad_request(f"the YAML request body has no JSON form: {problem}")
         else:
             try:
                 value = orjson.loads(body)
