@@ -387,3 +387,46 @@ def test_malformed_delete_options_are_400(
                 headers={"Content-Type": "application/json"},
             )
             assert_status(response, 400, "BadRequest")
+
+
+def billion_laughs(levels: int) -> bytes:
+    """A few hundred bytes of YAML whose aliases expand to 10**levels strings."""
+    lines = ["a0: &a0 [" + ",".join(['"lol"'] * 10) + "]"]
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, levels)]
+    head = "apiVersion: test.wws.dev/v1\nkind: Widget\nmetadata: {name: lol}\nspec: {size: 1}\n"
+    return (head + "status:\n  " + "\n  ".join(lines) + "\n").encode()
+
+
+def test_yaml_that_is_not_json_is_400(api: Api, namespace: str, existing: dict[str, Any]) -> None:
+    yaml_type = {"Content-Type": "application/yaml"}
+    with unchanged(api, namespace):
+        body = billion_laughs(9)
+        assert len(body) < 1000
+        response = api.request(
+            "POST", widgets(namespace), content=body, headers=yaml_type, timeout=10
+        )
+        status = assert_status(response, 400, "BadRequest")
+        assert "alias" in status["message"]
+        for spec in (
+            "{size: 1, 1: a}",
+            "{size: 1, note: !!binary aGVsbG8=}",
+            "{size: 1, tags: !!set {a, b}}",
+            "{size: 1, note: .inf}",
+        ):
+            body = f"metadata: {{name: odd}}\nspec: {spec}\n".encode()
+            response = api.request("POST", widgets(namespace), content=body, headers=yaml_type)
+            assert_status(response, 400, "BadRequest")
+
+
+def test_yaml_bodies_read_as_kubernetes_reads_them(api: Api, namespace: str) -> None:
+    """Unquoted timestamps stay strings, as in go-yaml v2 (what kube-apiserver uses)."""
+    body = (
+        b"apiVersion: test.wws.dev/v1\nkind: Widget\nmetadata: {name: dated}\n"
+        b"spec: {size: 2, note: 2024-01-01T10:00:00Z, tags: [2024-01-01]}\n"
+    )
+    response = api.request(
+        "POST", widgets(namespace), content=body, headers={"Content-Type": "application/yaml"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["spec"]["note"] == "2024-01-01T10:00:00Z"
+    assert response.json()["spec"]["tags"] == ["2024-01-01"]
