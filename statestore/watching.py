@@ -138,6 +138,16 @@ class WatchStream:
                 await self._emit(self._bookmark(revision, initial_end=True))
         else:
             self.last_rv = int(requested)
+            if self.last_rv > store.revision:
+                # Never reached here (e.g. remembered from before the data folder was wiped):
+                # skipping every event up to it would hide them; the client must relist.
+                status = StatusError(
+                    410,
+                    "Expired",
+                    f"too large resource version: {requested} (current: {store.revision})",
+                ).to_status()
+                await self._emit(orjson.dumps({"type": "ERROR", "object": status}) + b"\n")
+                return
             missed = await store.history(self.last_rv, self.prefix)
             if missed is None:
                 status = StatusError(
