@@ -279,3 +279,19 @@ def test_compaction_410_in_stream_and_filtered_resume_from_disk(tmp_path: Path) 
     finally:
         api.close()
         store.stop()
+
+
+def test_resource_version_from_the_future_is_410_inside_the_stream(
+    api: Api, namespace: str
+) -> None:
+    """A revision the store never reached (say, remembered from a store whose data folder was
+    since wiped) must not silently swallow every event up to it: the client is told to relist."""
+    future = str(api.revision() + 1000)
+    with api.watch(widgets(namespace), {"resourceVersion": future}) as stream:
+        assert stream.response.status_code == 200
+        event = stream.next()
+        assert event is not None and event["type"] == "ERROR", event
+        assert event["object"]["code"] == 410
+        assert event["object"]["reason"] == "Expired"
+        assert future in event["object"]["message"]
+        assert stream.next() is None
