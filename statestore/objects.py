@@ -171,6 +171,33 @@ def check_metadata(metadata: dict[str, Any]) -> list[Cause]:
                             f'Invalid value: "{finalizer}": not a qualified name',
                         )
                     )
+    causes.extend(_check_owner_references(metadata.get("ownerReferences")))
+    return causes
+
+
+def _check_owner_references(references: Any) -> list[Cause]:
+    """What kube-apiserver requires of ``ownerReferences`` (controllers read them blindly)."""
+    field = "metadata.ownerReferences"
+    if references is None:
+        return []
+    if not isinstance(references, list):
+        return [Cause(field, "Invalid value: must be a list of owner references")]
+    causes: list[Cause] = []
+    for index, reference in enumerate(references):
+        if not isinstance(reference, dict):
+            causes.append(Cause(f"{field}[{index}]", "Invalid value: must be an object"))
+            continue
+        for key in ("apiVersion", "kind", "name", "uid"):
+            value = reference.get(key)
+            if value is None or value == "":
+                causes.append(
+                    Cause(f"{field}[{index}].{key}", "Required value", "FieldValueRequired")
+                )
+            elif not isinstance(value, str):
+                causes.append(Cause(f"{field}[{index}].{key}", "Invalid value: must be a string"))
+        for key in ("controller", "blockOwnerDeletion"):
+            if reference.get(key) is not None and not isinstance(reference[key], bool):
+                causes.append(Cause(f"{field}[{index}].{key}", "Invalid value: must be a boolean"))
     return causes
 
 
