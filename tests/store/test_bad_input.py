@@ -430,3 +430,32 @@ def test_yaml_bodies_read_as_kubernetes_reads_them(api: Api, namespace: str) -> 
     assert response.status_code == 201, response.text
     assert response.json()["spec"]["note"] == "2024-01-01T10:00:00Z"
     assert response.json()["spec"]["tags"] == ["2024-01-01"]
+
+
+def test_invalid_owner_references_are_422(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    owner = {
+        "apiVersion": "test.wws.dev/v1",
+        "kind": "Widget",
+        "name": "existing",
+        "uid": existing["metadata"]["uid"],
+        "controller": True,
+    }
+    cases: list[tuple[Any, str]] = [
+        ("x", "metadata.ownerReferences"),
+        (["x"], "metadata.ownerReferences[0]"),
+        ([{k: v for k, v in owner.items() if k != "uid"}], "metadata.ownerReferences[0].uid"),
+        ([owner, {**owner, "apiVersion": 1}], "metadata.ownerReferences[1].apiVersion"),
+        ([{**owner, "controller": "yes"}], "metadata.ownerReferences[0].controller"),
+    ]
+    for references, field in cases:
+        body = widget("owned")
+        body["metadata"]["ownerReferences"] = references
+        with unchanged(api, namespace):
+            assert_status(
+                api.request("POST", widgets(namespace), json=body), 422, "Invalid", field=field
+            )
+    body = widget("owned")
+    body["metadata"]["ownerReferences"] = [owner]
+    assert api.create(widgets(namespace), body)["metadata"]["ownerReferences"] == [owner]
