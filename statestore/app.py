@@ -464,6 +464,9 @@ class ApiServer:
     async def _get(self, send: Send, target: Target, table: bool) -> None:
         assert target.name is not None
         entry = self.store.get(target.info, target.namespace, target.name)
+        if entry.rv > self.store.revision_broadcast:
+            await self.store.settled(entry.rv)
+            entry = self.store.get(target.info, target.namespace, target.name)
         await self._respond_object(send, 200, entry.data, target, [], table)
 
     def _matcher(self, target: Target, query: Query) -> Callable[[Any], bool] | None:
@@ -505,6 +508,7 @@ class ApiServer:
 
     async def _list(self, send: Send, target: Target, query: Query, table: bool) -> None:
         matcher = self._matcher(target, query)
+        await self.store.settled()
         revision, entries = self.store.list_entries(target.info, target.namespace, matcher)
         if table:
             objects = [orjson.loads(self._render(e.data, target)) for e in entries]

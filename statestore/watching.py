@@ -130,6 +130,7 @@ class WatchStream:
     async def _stream(self, watcher: Watcher, requested: str) -> None:
         store = self.store
         if not requested or requested == "0" or self.send_initial:
+            await store.settled()
             revision, entries = store.list_entries(self.info, self.namespace, self.matcher)
             for entry in entries:
                 await self._emit(self._line("ADDED", entry.data))
