@@ -440,7 +440,8 @@ class Store:
         metadata = obj["metadata"]
         metadata["uid"] = objects.new_uid()
         metadata["creationTimestamp"] = objects.now()
-        metadata["generation"] = 1
+        if _has_generation(info):
+            metadata["generation"] = 1
         if dry_run:
             return WriteResult(obj, orjson.dumps(obj), warnings)
         [data] = await self._commit(info, [(key, ADDED, obj)])
@@ -572,6 +573,20 @@ class Store:
         if not isinstance(metadata, dict):
             metadata = new["metadata"] = {}
         old_metadata = old["metadata"]
+        for immutable in ("name", "namespace", "uid"):
+            given = metadata.get(immutable)
+            if given not in (None, "") and given != old_metadata.get(immutable):
+                raise errors.invalid(
+                    kind=info.kind,
+                    name=name,
+                    group=info.group,
+                    causes=[
+                        Cause(
+                            f"metadata.{immutable}",
+                            f'Invalid value: "{given}": field is immutable',
+                        )
+                    ],
+                )
         # Immutable and server-managed fields always come from the stored object.
         for key in (
             "name",
@@ -629,7 +644,7 @@ class Store:
             new["status"] = objects.crd_status(new)
         metadata = new["metadata"]
         metadata["resourceVersion"] = old_metadata["resourceVersion"]
-        if objects.spec_changed(old, new, status_subresource=has_status):
+        if _has_generation(info) and objects.spec_changed(old, new, status_subresource=has_status):
             metadata["generation"] = int(old_metadata.get("generation", 1)) + 1
         if new == old:
             # A write that changes nothing bumps nothing and tells no watcher.
@@ -701,7 +716,8 @@ class Store:
         new = copy.deepcopy(old)
         new["metadata"]["deletionTimestamp"] = objects.now()
         new["metadata"]["deletionGracePeriodSeconds"] = 0
-        new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
+        if _has_generation(info):
+            new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         if info is resources.NAMESPACES:
             new.setdefault("status", {})["phase"] = "Terminating"
         if info is resources.CRDS:
@@ -848,6 +864,11 @@ class Store:
             )
             states[record.key] = None if record.event == DELETED else obj
         return result
+
+
+def _has_generation(info: ResourceInfo) -> bool:
+    """Custom resources and CRDs track generation; core kinds like ConfigMap do not."""
+    return not info.builtin or info is resources.CRDS
 
 
 def event_name(event_type: int) -> str:

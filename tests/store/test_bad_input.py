@@ -459,3 +459,16 @@ def test_invalid_owner_references_are_422(
     body = widget("owned")
     body["metadata"]["ownerReferences"] = [owner]
     assert api.create(widgets(namespace), body)["metadata"]["ownerReferences"] == [owner]
+
+
+def test_changing_name_or_uid_by_patch_is_422(
+    api: Api, namespace: str, existing: dict[str, Any]
+) -> None:
+    with unchanged(api, namespace):
+        for field, value in (("name", "renamed"), ("uid", "0000-not-the-uid")):
+            response = api.patch(
+                widgets(namespace, "existing"), {"metadata": {field: value}}, MERGE
+            )
+            body = assert_status(response, 422, "Invalid")
+            assert [c["field"] for c in body["details"]["causes"]] == [f"metadata.{field}"]
+            assert "immutable" in body["message"]
