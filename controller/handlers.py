@@ -19,8 +19,9 @@ Workspace
 
 Organization — create / update / resume: its namespace, its status; the counts of teams and
 workspaces are kept current by :func:`refresh_organizations` (after changes, and every resync).
+Delete: nothing to clean up (no finalizer); the namespace stays.
 
-Team — create / update / resume: the effective members in the status.
+Team — create / update / resume: the effective members in the status. Delete: a recount.
 
 The status is written as the smallest merge patch from the current status (nothing when
 nothing changed): through kopf's ``patch.status`` in handlers, through the API where no
@@ -468,6 +469,20 @@ async def reconcile_team(body: kopf.Body, patch: kopf.Patch, memo: Context, **kw
     metrics.RECONCILE_SECONDS.labels(kind="Team").observe(time.monotonic() - started)
 
 
+async def organization_deleted(body: kopf.Body, memo: Context, **_: Any) -> None:
+    """An Organization is gone: its namespace (and what is in it) stays; say so."""
+    name = body.metadata.name or ""
+    _bound(body, "Organization").info(
+        "organization deleted; its namespace is kept (delete it to delete its workspaces)",
+        kept_namespace=name,
+    )
+
+
+async def team_deleted(memo: Context, **_: Any) -> None:
+    """A Team is gone: recount its organization."""
+    memo.organizations_changed.set()
+
+
 # --- start: the orphan sweep ---------------------------------------------------------------
 
 
@@ -575,6 +590,9 @@ def register(reg: kopf.OperatorRegistry, *, resync: float) -> None:
         on(*ORGANIZATIONS, id="reconcile", registry=reg)(reconcile_organization)
         on(*TEAMS, id="reconcile", registry=reg)(reconcile_team)
     kopf.on.delete(*WORKSPACES, id="cleanup", registry=reg)(delete_workspace)
+    # NB: optional: no finalizer, nothing external to clean up for these two kinds.
+    kopf.on.delete(*ORGANIZATIONS, id="deleted", optional=True, registry=reg)(organization_deleted)
+    kopf.on.delete(*TEAMS, id="deleted", optional=True, registry=reg)(team_deleted)
     kopf.timer(*WORKSPACES, id="resync", interval=resync, initial_delay=resync, registry=reg)(
         resync_workspace
     )

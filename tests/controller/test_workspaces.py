@@ -284,24 +284,34 @@ def test_health_and_metrics(controller: Controller, kubectl: Kubectl, org: str) 
 # --- crashes -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("moment", ["finalizer-added", "container-created"])
 def test_sigkill_while_creating_then_restart_converges_to_one_container(
-    controller: Controller, kubectl: Kubectl, org: str
+    controller: Controller, kubectl: Kubectl, org: str, moment: str
 ) -> None:
-    kubectl.apply(workspace_yaml(org, "crash"))
-    # Kill the controller the moment Podman has the container (created, perhaps started,
-    # but before the controller has written that down).
-    eventually(
-        lambda: labelled("container", namespace=org, name="crash"),
-        "the container to be created",
-        timeout=30,
-    )
+    name = f"crash-{moment.split('-')[0]}"
+    kubectl.apply(workspace_yaml(org, name))
+    if moment == "finalizer-added":
+        # kopf has taken the workspace on; the provider is being (or about to be) asked.
+        eventually(
+            lambda: (
+                "wws.dev/workspace-cleanup"
+                in (kubectl.workspace(org, name)["metadata"].get("finalizers") or [])
+            ),
+            "the finalizer",
+        )
+    else:
+        # Podman has the container (created, perhaps started), the status does not say so.
+        eventually(
+            lambda: labelled("container", namespace=org, name=name),
+            "the container to be created",
+        )
     controller.kill()
     controller.start()
 
-    obj = kubectl.wait_ready(org, "crash")
+    obj = kubectl.wait_ready(org, name)
     assert obj["status"]["observedGeneration"] == obj["metadata"]["generation"]
-    assert labelled("container", namespace=org, name="crash") == [container_of(obj)]
-    assert labelled("volume", namespace=org, name="crash") == [
+    assert labelled("container", namespace=org, name=name) == [container_of(obj)]
+    assert labelled("volume", namespace=org, name=name) == [
         naming.home_volume_name(obj["metadata"]["uid"])
     ]
     assert inspect(container_of(obj))["State"]["Running"]
