@@ -169,6 +169,8 @@ async def _reconcile_workspace(
 ) -> workspace.Failure | None:
     """One whole reconcile (the caller holds the workspace's lock); the failure, if any."""
     ws = original = Workspace.model_validate(body)
+    if ws.metadata.deletion_timestamp is not None:
+        return None  # NB: being deleted: never re-create what the delete handler removes
     plan = workspace.plan(ws)
     if ws.status.phase is None and plan.running:
         # A new workspace: say it is accepted before the provider is asked.
@@ -236,19 +238,21 @@ async def reconcile_workspace(
     try:
         async with ctx.lock(body.metadata.uid or ""):
             failure = await _reconcile_workspace(ctx, body, patch)
+        if failure is not None:
+            result = "retry"
+            raise kopf.TemporaryError(failure.message, delay=ctx.backoff(retry))
     except pydantic.ValidationError as error:
         _invalid(body, patch, error)
         result = "error"
         raise kopf.PermanentError(str(error)) from error
+    except kopf.TemporaryError:
+        raise
     except Exception:
         result = "error"
         raise
     finally:
         metrics.RECONCILE_TOTAL.labels(kind="Workspace", result=result).inc()
         metrics.RECONCILE_SECONDS.labels(kind="Workspace").observe(time.monotonic() - started)
-    if failure is not None:
-        metrics.RECONCILE_TOTAL.labels(kind="Workspace", result="retry").inc()
-        raise kopf.TemporaryError(failure.message, delay=ctx.backoff(retry))
 
 
 async def resync_workspace(body: kopf.Body, patch: kopf.Patch, memo: Context, **_: Any) -> None:
@@ -259,6 +263,8 @@ async def resync_workspace(body: kopf.Body, patch: kopf.Patch, memo: Context, **
         ws = Workspace.model_validate(body)
     except pydantic.ValidationError:
         return  # the handlers have said so in the status
+    if ws.metadata.deletion_timestamp is not None:
+        return
     plan = workspace.plan(ws)
     result = "ok"
     async with ctx.lock(ws.metadata.uid or ""):
