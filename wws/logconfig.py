@@ -10,11 +10,26 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
 
 _configured = False
+
+
+def _kubernetes_object(
+    _: Any, __: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """kopf's per-object log lines carry the object in ``record.k8s_ref``: name it with the
+    same ``namespace``/``name``/``kind`` keys as WWS's own lines."""
+    record = event_dict.get("_record")
+    ref = getattr(record, "k8s_ref", None) if record is not None else None
+    if isinstance(ref, dict):
+        event_dict.setdefault("namespace", ref.get("namespace") or "")
+        event_dict.setdefault("name", ref.get("name") or "")
+        event_dict.setdefault("kind", ref.get("kind") or "")
+    return event_dict
 
 
 def configure(*, level: str = "INFO", json: bool | None = None) -> None:
@@ -44,7 +59,7 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[*shared, _kubernetes_object],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info,
