@@ -149,16 +149,26 @@ def _announce(body: kopf.Body, old: Workspace, new_status: Any, outcome: workspa
             kopf.info(body, reason=phase.value, message=message)
 
 
-def _observe_start(old: Workspace, new_ready: meta.Condition | None) -> None:
-    """``wws_workspace_start_seconds``: Ready became True with reason Running."""
+def _observe_start(
+    old: Workspace, new_ready: meta.Condition | None, *, began: datetime.datetime
+) -> None:
+    """``wws_workspace_start_seconds``: Ready became True with reason Running, from the
+    object's creation (a new workspace), from when it stopped being Ready (a failed or
+    interrupted start), or from the start of this reconcile (``running: true`` on a stopped
+    workspace, which was Ready as Stopped until now)."""
     if new_ready is None or new_ready.status != meta.ConditionStatus.TRUE:
         return
     if new_ready.reason != "Running":
         return
     old_ready = meta.find_condition(old.status.conditions, meta.READY)
-    if old_ready is not None and old_ready.status == meta.ConditionStatus.TRUE:
+    if old_ready is None:
+        since = old.metadata.creation_timestamp
+    elif old_ready.status != meta.ConditionStatus.TRUE:
+        since = old_ready.last_transition_time
+    elif old_ready.reason != "Running":
+        since = began
+    else:
         return
-    since = old.metadata.creation_timestamp if old_ready is None else old_ready.last_transition_time
     if since is not None:
         seconds = max(0.0, (datetime.datetime.now(datetime.UTC) - since).total_seconds())
         metrics.WORKSPACE_START_SECONDS.labels(provider=old.spec.provider.value).observe(seconds)
@@ -168,6 +178,7 @@ async def _reconcile_workspace(
     ctx: Context, body: kopf.Body, patch: kopf.Patch
 ) -> workspace.Failure | None:
     """One whole reconcile (the caller holds the workspace's lock); the failure, if any."""
+    began = datetime.datetime.now(datetime.UTC)
     ws = original = Workspace.model_validate(body)
     if ws.metadata.deletion_timestamp is not None:
         return None  # NB: being deleted: never re-create what the delete handler removes
@@ -186,7 +197,7 @@ async def _reconcile_workspace(
     status = workspace.status_after(ws, plan, outcome, at=conditions.now(), timeouts=ctx.timeouts)
     if _patch_status(patch, ws.status.to_dict(), status.to_dict()):
         _announce(body, ws, status, outcome)
-        _observe_start(original, meta.find_condition(status.conditions, meta.READY))
+        _observe_start(original, meta.find_condition(status.conditions, meta.READY), began=began)
         metrics.workspace_seen(
             ws.metadata.uid or "", phase=status.phase, provider=ws.spec.provider.value
         )

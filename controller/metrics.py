@@ -2,8 +2,8 @@
 
 - ``wws_workspaces{phase,provider}`` — workspaces by phase, from the Workspaces as the API
   server holds them (every watch event updates it; deleted ones drop out);
-- ``wws_workspace_start_seconds{provider}`` — from asking a workspace to run (created, or
-  ``running: true``, or a restart) until it is Ready;
+- ``wws_workspace_start_seconds{provider}`` — from asking a workspace to run (its creation,
+  or ``running: true``) until it is Ready and running;
 - ``wws_reconcile_total{kind,result}`` — reconciles by kind and result (``ok``, ``retry``:
   failed and retried later, ``error``: a bug);
 - ``wws_reconcile_seconds{kind}`` — how long reconciles take.
@@ -35,7 +35,7 @@ RECONCILE_SECONDS = Histogram(
 )
 WORKSPACE_START_SECONDS = Histogram(
     "wws_workspace_start_seconds",
-    "From asking a workspace to run (apply, running: true, restart) until it is Ready.",
+    "From asking a workspace to run (apply, running: true) until it is Ready and running.",
     ["provider"],
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600),
 )
