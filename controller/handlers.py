@@ -133,13 +133,16 @@ async def _act(ctx: Context, ws: Workspace, plan: workspace.Plan) -> workspace.O
 def _announce(body: kopf.Body, old: Workspace, new_status: Any, outcome: workspace.Outcome) -> None:
     """Events for what people want to know: a new kind of failure, else a new phase."""
     failure, posted = outcome.failure, False
+    bound = _bound(body, "Workspace")
     if failure is not None:
         old_ready = meta.find_condition(old.status.conditions, meta.READY)
         if old_ready is None or old_ready.reason != failure.reason:
+            bound.warning("reconcile failed", reason=failure.reason, error=failure.message)
             kopf.warn(body, reason=failure.reason, message=failure.message)
             posted = True
     if new_status.phase != old.status.phase and new_status.phase is not None:
         phase = Phase(new_status.phase)
+        bound.info("phase changed", old_phase=old.status.phase, phase=phase.value)
         if posted and phase is not Phase.FAILED:
             return
         message = new_status.message or f"the workspace is {phase.value.lower()}"

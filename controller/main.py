@@ -78,6 +78,12 @@ def operator_settings() -> kopf.OperatorSettings:
 async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: str) -> int:
     """Run the operator until SIGINT/SIGTERM; the exit code."""
     credentials = login.load(kubeconfig)
+    # kopf logs every handler's success at INFO, the resync timer's and the watch-event
+    # handlers' included: one line per workspace per resync. The controller logs what
+    # matters itself (phase changes, failures, drift, deletions, orphans).
+    kopf_objects = logging.getLogger("kopf.objects")
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        kopf_objects.setLevel(logging.WARNING)
     log.info(
         "controller starting",
         server=credentials.server,
