@@ -18,8 +18,8 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import ClassVar, Self
+from pathlib import Path, PurePosixPath
+from typing import Any, ClassVar, Self
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -74,13 +74,47 @@ class PortSpec:
 
 DEFAULT_PORTS: tuple[PortSpec, ...] = (PortSpec("code-server", 8080), PortSpec("ssh", 22))
 
+# --- the in-workspace agent's contract ----------------------------------------------------
+# (docs/workspace-agent.md; the files' contents are built by :mod:`providers.agent`)
+
+#: Where every provider makes :attr:`DesiredWorkspace.config_files` available inside the
+#: workspace, read-only, and keeps them up to date while it runs.
+AGENT_CONFIG_DIR = "/run/wws/config"
+#: A writable folder inside the workspace whose ``report.json`` the provider reads back
+#: (:meth:`Provider.read_report`).
+AGENT_STATUS_DIR = "/run/wws/status"
+AGENT_REPORT_FILE = "report.json"
+#: Config files under this folder are secrets: mode 0600, never logged.
+AGENT_SECRETS_PREFIX = "secrets/"
+#: Bumped when the way providers deliver config/status changes shape (part of the config
+#: hash, so workspaces made for an older contract are re-created once).
+AGENT_CONTRACT_VERSION = 1
+
+
+def check_config_path(path: str) -> PurePosixPath:
+    """A config file's path: relative, normalised, no ``..``; raises :class:`ValueError`."""
+    pure = PurePosixPath(path)
+    if not path or pure.is_absolute() or any(part in ("", ".", "..") for part in path.split("/")):
+        raise ValueError(f"config file path {path!r} must be relative, without '.' or '..'")
+    return pure
+
+
+def is_secret_path(path: str) -> bool:
+    return path.startswith(AGENT_SECRETS_PREFIX)
+
 
 @dataclass(frozen=True)
 class DesiredWorkspace:
     """What the workspace should be. ``cpu`` in cores and ``memory_bytes`` of 0 mean no
     limit. ``config_hash`` names the container-shaping part of the spec: when it differs
     from the running container's, the container is re-created (the home is kept). Left
-    empty, :meth:`effective_config_hash` derives it from the fields here."""
+    empty, :meth:`effective_config_hash` derives it from the fields here.
+
+    ``config_files`` (relative path → content) is what the in-workspace agent reads under
+    :data:`AGENT_CONFIG_DIR`: ``workspace.json`` and ``secrets/...`` (see
+    :mod:`providers.agent`). They are *not* part of the config hash: the provider updates
+    them in place, without re-creating or restarting the workspace, and the agent applies
+    the change (a new bootstrap script, keys, token, ...) while it runs."""
 
     ref: WorkspaceRef
     image: str
@@ -92,11 +126,17 @@ class DesiredWorkspace:
     env: Mapping[str, str] = field(default_factory=dict)
     running: bool = True
     config_hash: str = ""
+    config_files: Mapping[str, bytes] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for path in self.config_files:
+            check_config_path(path)
 
     def effective_config_hash(self) -> str:
         if self.config_hash:
             return self.config_hash
         shape = {
+            "agent": AGENT_CONTRACT_VERSION,
             "image": self.image,
             "cpu": float(self.cpu),
             "memory": self.memory_bytes,
@@ -220,3 +260,10 @@ class Provider(abc.ABC):
     async def remove_orphans(self, known_uids: Collection[str]) -> list[ManagedObject]:
         """Remove the workspaces and homes whose Workspace UID is not in ``known_uids``
         (left behind by a crash); returns what was removed."""
+
+    @abc.abstractmethod
+    async def read_report(self, ref: WorkspaceRef) -> dict[str, Any] | None:
+        """The in-workspace agent's last ``report.json`` (see :mod:`providers.agent`), as
+        written under :data:`AGENT_STATUS_DIR`; ``None`` when there is none yet (not started,
+        or this boot's agent has not written one) or it cannot be read. The provider drops
+        the previous boot's report when it starts the workspace, so a report is this boot's."""

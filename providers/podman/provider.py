@@ -10,6 +10,13 @@ One workspace is three objects, all labelled back to its Workspace (see :mod:`na
 - the organization's network ``wws-org-<org>`` (bridge, ``isolate=true``): containers of
   one organization reach each other, never another organization's.
 
+And one folder on the host, ``<data-dir>/workspaces/<uid>/``, for the in-workspace agent
+(docs/workspace-agent.md): ``config/`` holds :attr:`DesiredWorkspace.config_files`
+(secrets mode 0600), bind-mounted read-only at ``/run/wws/config`` and rewritten in place
+when they change (no re-creation); ``status/`` is bind-mounted writable at
+``/run/wws/status``, where the agent writes ``report.json`` (:meth:`read_report`). The
+folder goes with :meth:`PodmanProvider.delete`.
+
 ``DesiredWorkspace.disk_bytes`` and ``home_size_bytes`` are not enforced here: Podman's
 local volumes and overlay storage have no size limits without XFS project quotas.
 
@@ -23,6 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
@@ -78,7 +88,10 @@ def _error_text(response: APIResponse) -> str:
 
 class PodmanProvider(base.Provider):
     """The ``podman`` provider. ``socket_path`` is the API socket; with ``start_service``
-    (the default) :meth:`open` starts ``podman system service`` there when none answers."""
+    (the default) :meth:`open` starts ``podman system service`` there when none answers.
+    ``data_dir`` holds the agents' config and status folders (default: the folder above
+    the socket's, i.e. the data dir of the default socket ``<data-dir>/podman/podman.sock``).
+    """
 
     name = "podman"
 
@@ -90,8 +103,10 @@ class PodmanProvider(base.Provider):
         publish_ip: str = "127.0.0.1",
         stop_timeout: int = 10,
         home_mount: str = naming.HOME_MOUNT,
+        data_dir: Path | None = None,
     ) -> None:
         self.socket_path = socket_path
+        self.data_dir = (data_dir or socket_path.parent.parent).resolve()
         self.start_service = start_service
         self.publish_ip = publish_ip
         self.stop_timeout = stop_timeout
@@ -116,6 +131,7 @@ class PodmanProvider(base.Provider):
             start_service=_is_true(options.get("start_service"), True),
             publish_ip=options.get("publish_ip") or "127.0.0.1",
             stop_timeout=int(options.get("stop_timeout") or 10),
+            data_dir=settings.data_dir,
         )
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -161,6 +177,9 @@ class PodmanProvider(base.Provider):
 
     async def remove_orphans(self, known_uids: Collection[str]) -> list[base.ManagedObject]:
         return await asyncio.to_thread(self._remove_orphans, frozenset(known_uids))
+
+    async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
+        return await asyncio.to_thread(self._read_report, ref)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -226,6 +245,8 @@ class PodmanProvider(base.Provider):
         wanted_hash = desired.effective_config_hash()
         bound = log.bind(namespace=ref.namespace, name=ref.name, uid=ref.uid)
         with self._lock(f"workspace/{ref.uid}"):
+            if self._sync_config(ref.uid, desired.config_files):
+                bound.info("agent config updated", files=len(desired.config_files))
             info = self._inspect(ref.uid)
             if not desired.running:
                 if info is None:
@@ -268,6 +289,8 @@ class PodmanProvider(base.Provider):
         started = time.monotonic()
         self._require_image(desired.image)
         self._ensure_home(ref)
+        self._config_dir(ref.uid).mkdir(parents=True, exist_ok=True)
+        self._status_dir(ref.uid).mkdir(parents=True, exist_ok=True)
         spec = self._container_spec(desired, wanted_hash)
         # NB: the network lock keeps remove_orphans/delete from removing the organization's
         # network between its creation here and the container's.
@@ -321,6 +344,20 @@ class PodmanProvider(base.Provider):
             "volumes": [
                 {"Name": naming.home_volume_name(ref.uid), "Dest": self.home_mount, "Options": []}
             ],
+            "mounts": [
+                {
+                    "destination": base.AGENT_CONFIG_DIR,
+                    "type": "bind",
+                    "source": str(self._config_dir(ref.uid)),
+                    "options": ["rbind", "ro"],
+                },
+                {
+                    "destination": base.AGENT_STATUS_DIR,
+                    "type": "bind",
+                    "source": str(self._status_dir(ref.uid)),
+                    "options": ["rbind", "rw"],
+                },
+            ],
             "restart_policy": "no",
             "stop_timeout": self.stop_timeout,
         }
@@ -337,6 +374,9 @@ class PodmanProvider(base.Provider):
 
     def _start(self, ref: base.WorkspaceRef, bound: Any) -> None:
         started = time.monotonic()
+        # NB: the previous boot's report says nothing about this boot.
+        self._status_dir(ref.uid).mkdir(parents=True, exist_ok=True)
+        (self._status_dir(ref.uid) / base.AGENT_REPORT_FILE).unlink(missing_ok=True)
         try:
             self._call("post", f"/containers/{naming.container_name(ref.uid)}/start")
         except _CallFailed as failed:
@@ -413,6 +453,8 @@ class PodmanProvider(base.Provider):
                 bound.info("container removed")
             if self._remove_volume(naming.home_volume_name(ref.uid)):
                 bound.info("home volume removed")
+            if self._remove_workspace_dir(ref.uid):
+                bound.info("agent folder removed")
         self._remove_network_if_unused(ref.organization)
 
     def _remove_volume(self, volume: str) -> bool:
@@ -439,6 +481,79 @@ class PodmanProvider(base.Provider):
         if removed is not None:
             log.info("network removed", organization=organization, network=network)
         return removed is not None
+
+    # --- the agent's folders --------------------------------------------------------------
+
+    def _workspace_dir(self, uid: str) -> Path:
+        return self.data_dir / "workspaces" / uid
+
+    def _config_dir(self, uid: str) -> Path:
+        return self._workspace_dir(uid) / "config"
+
+    def _status_dir(self, uid: str) -> Path:
+        return self._workspace_dir(uid) / "status"
+
+    def _sync_config(self, uid: str, files: Mapping[str, bytes]) -> bool:
+        """Make ``config/`` hold exactly ``files``; True when something changed. Each file
+        is replaced atomically (the agent never reads half a file); secrets are 0600."""
+        root = self._config_dir(uid)
+        changed = False
+        if not root.is_dir():
+            root.mkdir(parents=True, exist_ok=True)
+            root.chmod(0o755)
+        for rel, content in files.items():
+            target = root / base.check_config_path(rel)
+            secret = base.is_secret_path(rel)
+            mode = 0o600 if secret else 0o644
+            with contextlib.suppress(FileNotFoundError):
+                if target.read_bytes() == content and (target.stat().st_mode & 0o777) == mode:
+                    continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if secret:
+                target.parent.chmod(0o700)
+            fd, temp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            try:
+                os.fchmod(fd, mode)
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(content)
+                os.replace(temp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+                raise
+            changed = True
+        wanted = {str(base.check_config_path(rel)) for rel in files}
+        for path in sorted(root.rglob("*"), reverse=True):
+            rel = path.relative_to(root).as_posix()
+            if path.is_dir() and not path.is_symlink():
+                if not any(w.startswith(rel + "/") for w in wanted):
+                    shutil.rmtree(path, ignore_errors=True)
+            elif rel not in wanted:
+                path.unlink(missing_ok=True)
+                changed = True
+        return changed
+
+    def _remove_workspace_dir(self, uid: str) -> bool:
+        folder = self._workspace_dir(uid)
+        if not folder.exists():
+            return False
+        shutil.rmtree(folder, ignore_errors=True)
+        return True
+
+    def _workspace_dir_uids(self) -> list[str]:
+        parent = self.data_dir / "workspaces"
+        return sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
+
+    def _read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
+        path = self._status_dir(ref.uid) / base.AGENT_REPORT_FILE
+        try:
+            data = json.loads(path.read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except (OSError, ValueError) as error:
+            log.warning("agent report unreadable", uid=ref.uid, path=str(path), error=str(error))
+            return None
+        return data if isinstance(data, dict) else None
 
     # --- observe --------------------------------------------------------------------------
 
@@ -542,6 +657,12 @@ class PodmanProvider(base.Provider):
                 with self._lock(f"workspace/{obj.uid}"):
                     self._remove_volume(obj.name)
                 removed.append(obj)
+        active = {obj.uid for obj in managed if obj.uid}
+        for uid in self._workspace_dir_uids():
+            if uid not in known_uids and uid not in active:
+                with self._lock(f"workspace/{uid}"):
+                    self._remove_workspace_dir(uid)
+                removed.append(base.ManagedObject(kind="folder", name=uid, uid=uid))
         for obj in managed:
             if (
                 obj.kind == "network"

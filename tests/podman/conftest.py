@@ -66,8 +66,12 @@ def workspace_image(podman_ready: None, data_dir: Path) -> str:
 
 
 @pytest.fixture
-async def provider(podman_service: service.Service) -> AsyncIterator[PodmanProvider]:
-    prov = PodmanProvider(socket_path=podman_service.socket_path, start_service=False)
+async def provider(
+    podman_service: service.Service, data_dir: Path
+) -> AsyncIterator[PodmanProvider]:
+    prov = PodmanProvider(
+        socket_path=podman_service.socket_path, start_service=False, data_dir=data_dir
+    )
     await prov.open()
     yield prov
     await prov.close()

@@ -34,6 +34,9 @@ class ThirdPartyProvider(base.Provider):
     async def remove_orphans(self, known_uids: Collection[str]) -> list[base.ManagedObject]:
         return []
 
+    async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
+        return None
+
 
 def test_podman_is_registered() -> None:
     assert "podman" in registry.available()
