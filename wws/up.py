@@ -103,8 +103,11 @@ def main(*, data_dir: Path, listen: str) -> int:
         imagebuild.ensure_image(data_dir, progress=_say)
 
         _say("wws up: starting the controller ...")
+        # The controller keeps its provider state (the Podman socket, workspace config
+        # folders) under the same data dir as everything else of this installation.
         controller = subprocess.Popen(
-            _wws("controller", "run", "--kubeconfig", str(kubeconfig)), env=env
+            _wws("controller", "run", "--kubeconfig", str(kubeconfig)),
+            env={**env, "WWS_DATA_DIR": str(data_dir)},
         )
         children.append(("controller", controller))
 
