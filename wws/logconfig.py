@@ -1,9 +1,9 @@
 """structlog, configured once per process.
 
-JSON lines when stderr is not a terminal (services, CI, journald), readable console output
-when it is. Standard-library loggers (uvicorn, kopf, aiohttp) are routed through the same
-renderer so one process writes one format. Events about a resource carry ``namespace`` and
-``name`` keys: bind them with :func:`for_resource`.
+JSON lines when stdout is not a terminal (services, CI, journald), readable console output
+when it is; events go to stderr. Standard-library loggers (uvicorn, kopf, aiohttp) are
+routed through the same renderer so one process writes one format. Events about a resource
+carry ``namespace`` and ``name`` keys: bind them with :func:`for_resource`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ def configure(*, level: str = "INFO", json: bool | None = None) -> None:
     if _configured:
         return
     _configured = True
-    render_json = not sys.stderr.isatty() if json is None else json
+    # NB: decided by stdout, as the issue asks: `wws up | tee` or a service manager gets JSON.
+    render_json = not sys.stdout.isatty() if json is None else json
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
