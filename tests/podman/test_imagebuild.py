@@ -91,9 +91,9 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
     """A recipe change rebuilds (from the cached packages: no download); then it is cached."""
     recipe = tmp_path / "workspace"
     shutil.copytree(imagebuild.RECIPE_DIR, recipe)
-    (recipe / "rootfs" / "etc").mkdir(parents=True)
+    (recipe / "rootfs" / "etc").mkdir(parents=True, exist_ok=True)
     (recipe / "rootfs" / "etc" / "wws-test-marker").write_text("from the overlay\n")
-    (recipe / "build.d").mkdir()
+    (recipe / "build.d").mkdir(exist_ok=True)
     (recipe / "build.d" / "10-marker").write_text("#!/bin/sh\necho built > /etc/wws-build-ran\n")
     image = f"localhost/wws/test-workspace:{uuid.uuid4().hex[:8]}"
     lines: list[str] = []
@@ -114,3 +114,5 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
         assert not list((data_dir / "images" / "build").iterdir())  # build folders are removed
     finally:
         podman("rmi", "-f", image, check=False)
+        base = imagebuild.base_image_name(image, imagebuild.base_recipe_hash(recipe))
+        podman("rmi", "-f", base, check=False)

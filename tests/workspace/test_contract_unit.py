@@ -1,0 +1,172 @@
+"""The agent contract's pure parts: workspace.json from a spec, the config files, report
+parsing, the Podman provider's config folder, and the agent script's own helpers."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import json
+import types
+from pathlib import Path
+
+import pytest
+
+from api.workspace import WorkspaceSpec
+from providers import agent, base
+from providers.podman import PodmanProvider
+
+REPO = Path(__file__).resolve().parents[2]
+REF = base.WorkspaceRef(namespace="acme", name="alice-api", uid="u-1", organization="acme")
+
+
+def load_agent_script() -> types.ModuleType:
+    path = REPO / "images" / "workspace" / "agent" / "wws_agent.py"
+    loader = importlib.machinery.SourceFileLoader("wws_agent_script", str(path))
+    spec = importlib.util.spec_from_loader("wws_agent_script", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def test_workspace_config_from_the_api_spec() -> None:
+    spec = WorkspaceSpec.model_validate(
+        {
+            "owner": "Alice",
+            "git": {"userName": "Alice L", "userEmail": "alice@example.com"},
+            "ssh": {"authorizedKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a@b"]},
+            "dotfiles": {"repo": "https://github.com/alice/dotfiles"},
+            "bootstrap": {"script": "make setup"},
+            "languages": [{"name": "python"}, {"name": "go", "version": "1.19"}],
+            "editors": {"ssh": False},
+        }
+    )
+    config = agent.workspace_config(
+        namespace="acme",
+        name="alice-api",
+        uid="u-1",
+        generation=7,
+        spec=spec.model_dump(mode="json", by_alias=True),
+    )
+    assert config == {
+        "version": 1,
+        "workspace": {"namespace": "acme", "name": "alice-api", "uid": "u-1"},
+        "generation": 7,
+        "owner": "Alice",
+        "userId": 1000,
+        "shell": "zsh",
+        "git": {"userName": "Alice L", "userEmail": "alice@example.com"},
+        "ssh": {"authorizedKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA a@b"]},
+        "dotfiles": {"repo": "https://github.com/alice/dotfiles", "timeout": "120s"},
+        "bootstrap": {"script": "make setup", "timeout": "30m"},
+        "languages": [{"name": "python"}, {"name": "go", "version": "1.19"}],
+        "editors": {"codeServer": True, "ssh": False},
+    }
+    files = agent.config_files(config, code_server_password="pw", github_token=" tok\n")
+    assert set(files) == {"workspace.json", "secrets/code-server-password", "secrets/github-token"}
+    assert json.loads(files["workspace.json"]) == config
+    assert files["secrets/github-token"] == b"tok"
+    assert "secrets/github-token" not in agent.config_files(config, code_server_password="pw")
+    with pytest.raises(ValueError):
+        agent.config_files(config, code_server_password="")
+
+
+def test_config_files_stay_out_of_the_config_hash() -> None:
+    one = base.DesiredWorkspace(ref=REF, image="i", config_files={"workspace.json": b"1"})
+    two = base.DesiredWorkspace(ref=REF, image="i", config_files={"workspace.json": b"2"})
+    assert one.effective_config_hash() == two.effective_config_hash()
+    for bad in ("/etc/passwd", "../x", "a/../b", "", "a//b"):
+        with pytest.raises(ValueError):
+            base.DesiredWorkspace(ref=REF, image="i", config_files={bad: b""})
+
+
+def test_parse_report() -> None:
+    report = agent.parse_report(
+        {
+            "generation": 3,
+            "bootId": "b-1",
+            "updatedAt": "2026-01-02T03:04:05Z",
+            "conditions": [
+                {"type": "UserReady", "status": "True", "reason": "UserReady", "message": "ok"},
+                {"type": "DotfilesReady", "status": "False", "reason": "CloneFailed"},
+            ],
+            "languages": [{"name": "go", "state": "Installed", "version": "1.19.8"}],
+        }
+    )
+    assert report.generation == 3 and report.boot_id == "b-1"
+    assert report.updated_at is not None and report.updated_at.year == 2026
+    dotfiles = report.condition("DotfilesReady")
+    assert dotfiles is not None and dotfiles.status == "False" and dotfiles.message == ""
+    assert report.condition("SSHReady") is None
+    assert report.languages[0].version == "1.19.8"
+    with pytest.raises(ValueError):
+        agent.parse_report({"conditions": [{"type": "X", "status": "maybe"}]})
+    with pytest.raises(ValueError):
+        agent.parse_report({"conditions": "nope"})
+
+
+def test_podman_config_folder_is_synced_atomically(tmp_path: Path) -> None:
+    provider = PodmanProvider(socket_path=tmp_path / "podman" / "podman.sock")
+    assert provider.data_dir == tmp_path.resolve()
+    files = {
+        "workspace.json": b"{}",
+        "secrets/github-token": b"t",
+        "secrets/code-server-password": b"p",
+    }
+    assert provider._sync_config("u-1", files) is True
+    config = tmp_path / "workspaces" / "u-1" / "config"
+    assert (config / "workspace.json").read_bytes() == b"{}"
+    assert (config / "workspace.json").stat().st_mode & 0o777 == 0o644
+    assert (config / "secrets" / "github-token").stat().st_mode & 0o777 == 0o600
+    assert (config / "secrets").stat().st_mode & 0o777 == 0o700
+    inode = (config / "workspace.json").stat().st_ino
+    assert provider._sync_config("u-1", files) is False  # unchanged: untouched
+    assert (config / "workspace.json").stat().st_ino == inode
+    del files["secrets/github-token"]
+    files["workspace.json"] = b'{"generation": 2}'
+    assert provider._sync_config("u-1", files) is True
+    assert not (config / "secrets" / "github-token").exists()
+    assert (config / "workspace.json").stat().st_ino != inode  # replaced, not rewritten
+    assert sorted(p.name for p in config.rglob("*")) == [
+        "code-server-password",
+        "secrets",
+        "workspace.json",
+    ]
+    assert provider._sync_config("u-1", {}) is True
+    assert list(config.iterdir()) == []
+
+
+def test_podman_container_spec_mounts_the_agent_folders(tmp_path: Path) -> None:
+    provider = PodmanProvider(socket_path=Path("/x.sock"), data_dir=tmp_path)
+    spec = provider._container_spec(base.DesiredWorkspace(ref=REF, image="i"), "h")
+    mounts = {m["destination"]: m for m in spec["mounts"]}
+    assert mounts["/run/wws/config"]["source"] == str(tmp_path / "workspaces/u-1/config")
+    assert "ro" in mounts["/run/wws/config"]["options"]
+    assert mounts["/run/wws/status"]["source"] == str(tmp_path / "workspaces/u-1/status")
+    assert "rw" in mounts["/run/wws/status"]["options"]
+
+
+def test_agent_script_parses_durations_and_writes_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = load_agent_script()
+    parse = module.parse_duration
+    assert parse("120s", 5) == 120
+    assert parse("1h30m", 5) == 5400
+    assert parse("2d", 5) == 172800
+    assert parse(None, 5) == 5
+    assert parse(42, 5) == 42
+    assert parse("0", 5) == 0
+    assert parse("soon", 5) == 5
+    monkeypatch.setattr(module, "STATUS_DIR", tmp_path)
+    reporter = module.Reporter()
+    reporter.set("UserReady", "True", "UserReady", "user alice")
+    reporter.set_language("go", state="Installed", version="1.19.8")
+    data = json.loads((tmp_path / "report.json").read_text())
+    parsed = agent.parse_report(data)
+    assert parsed.condition("UserReady") == agent.AgentCondition(
+        "UserReady", "True", "UserReady", "user alice"
+    )
+    assert [c.type for c in parsed.conditions] == list(agent.CONDITION_TYPES)
+    assert parsed.languages[0].name == "go"
+    assert list(tmp_path.iterdir()) == [tmp_path / "report.json"]  # no temporary files left
