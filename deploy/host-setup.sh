@@ -7,6 +7,8 @@ missing=()
 for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# `wws image build` fetches code-server's Node.js with `npm pack`: any npm will do.
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
     if [[ $(id -u) -ne 0 ]]; then
         echo "host-setup: missing Debian packages: ${missing[*]} (run as root or install them)" >&2

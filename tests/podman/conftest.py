@@ -61,8 +61,11 @@ def podman_service(podman_ready: None, data_dir: Path) -> Iterator[service.Servi
 
 @pytest.fixture(scope="session")
 def workspace_image(podman_ready: None, data_dir: Path) -> str:
-    """The default workspace image, built (or found up to date) once per session."""
-    return imagebuild.ensure_image(data_dir).image
+    """The default workspace image, built (or found up to date) once per session; tagged
+    ``$WWS_TEST_IMAGE`` when set (two checkouts with different recipes then keep out of
+    each other's way on one Podman)."""
+    image = os.environ.get("WWS_TEST_IMAGE") or imagebuild.IMAGE
+    return imagebuild.ensure_image(data_dir, image=image).image
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import dataclasses
 import functools
 import http.server
 import json
-import os
 import secrets
 import shlex
 import socket
@@ -36,22 +35,14 @@ from tests.podman.conftest import (  # noqa: F401 - fixtures
     podman,
     podman_ready,
     podman_service,
+    workspace_image,
 )
-from wws import imagebuild
 
 T = TypeVar("T")
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
-
-
-@pytest.fixture(scope="session")
-def agent_image(podman_ready: None, data_dir: Path) -> str:  # noqa: F811
-    """The workspace image, built (or found up to date) once per session; its tag is
-    ``$WWS_TEST_IMAGE`` when set (so a second checkout's tests can use their own)."""
-    image = os.environ.get("WWS_TEST_IMAGE") or imagebuild.IMAGE
-    return imagebuild.ensure_image(data_dir, image=image).image
 
 
 # --- SSH keys, the org network, a git server ----------------------------------------------
@@ -336,7 +327,7 @@ class WorkspaceFactory:
 @pytest.fixture(scope="module")
 def workspaces(
     podman_service: service.Service,  # noqa: F811
-    agent_image: str,
+    workspace_image: str,  # noqa: F811
     data_dir: Path,  # noqa: F811
     ssh_key: Path,
     tmp_path_factory: pytest.TempPathFactory,
@@ -346,7 +337,7 @@ def workspaces(
         socket_path=podman_service.socket_path, start_service=False, data_dir=data_dir
     )
     run(provider.open())
-    factory = WorkspaceFactory(provider, agent_image, ssh_key, tmp_path_factory.mktemp("ws"))
+    factory = WorkspaceFactory(provider, workspace_image, ssh_key, tmp_path_factory.mktemp("ws"))
     try:
         yield factory
     finally:

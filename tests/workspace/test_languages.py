@@ -31,7 +31,12 @@ def ws(workspaces: WorkspaceFactory) -> Iterator[Workspace]:
     started = time.monotonic()
     observed = workspace.ensure()
     assert observed.state is base.State.RUNNING, observed.message
-    workspace.wait_conditions({"LanguagesReady": "True"}, timeout=900)
+    report = workspace.wait(
+        lambda r: workspace.condition(r, "LanguagesReady")["status"] != "Unknown",
+        timeout=900,
+        what="the languages",
+    )
+    assert workspace.condition(report, "LanguagesReady")["status"] == "True", report
     print(f"\nfirst boot with python, node, go and rust: {time.monotonic() - started:.0f}s")
     yield workspace
 

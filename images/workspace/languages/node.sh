@@ -34,9 +34,10 @@ install)
     "$new/bin/node" --version
     wws_swap_prefix "$new"
     # npm's global prefix is the folder above node's: this one.
-    "$prefix/bin/npm" --version
+    PATH="$prefix/bin:$PATH" "$prefix/bin/npm" --version
     ;;
 version)
+    PATH="$prefix/bin:$PATH" "$prefix/bin/npm" --version >/dev/null
     "$prefix/bin/node" --version | sed 's/^v//'
     ;;
 *)
