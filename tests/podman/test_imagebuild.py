@@ -78,7 +78,7 @@ def test_built_image_is_cached_by_recipe_hash(workspace_image: str, data_dir: Pa
     assert imagebuild.image_recipe_hash(workspace_image) == imagebuild.recipe_hash()
     lines: list[str] = []
     started = time.monotonic()
-    result = imagebuild.ensure_image(data_dir, progress=lines.append)
+    result = imagebuild.ensure_image(data_dir, image=workspace_image, progress=lines.append)
     assert not result.built
     assert time.monotonic() - started < 5
     assert lines == [f"{workspace_image} is up to date (recipe {result.recipe_hash[:12]})"]

@@ -120,3 +120,20 @@ def _inspect(ws: Workspace) -> dict[str, Any]:
         podman("container", "inspect", naming.container_name(ws.ref.uid)).stdout
     )
     return info[0]
+
+
+def test_a_new_owner_takes_over_the_home(workspaces: WorkspaceFactory) -> None:
+    network = workspaces.organization()
+    ws = workspaces.make({"owner": "gina"}, organization=network.organization)
+    first = ws.ensure()
+    ws.wait_conditions({"UserReady": "True", "SSHReady": "True"}, timeout=60)
+    ws.ssh("echo mine > ~/notes.txt")
+    again = ws.update_spec(owner="Hana")  # applied in place: no re-creation
+    assert again.runtime_id == first.runtime_id
+    ws.wait_conditions({"UserReady": "True", "SSHReady": "True", "EditorReady": "True"}, timeout=60)
+    assert ws.ssh("whoami; cat ~/notes.txt; pwd").stdout.split() == ["hana", "mine", "/home/hana"]
+    assert ws.root("ls /home") == "hana\n"
+    # And after a re-creation (a fresh /etc/passwd), the same.
+    ws.ensure(env={"WWS_TEST_RECREATE": "1"})
+    ws.wait_conditions({"UserReady": "True", "SSHReady": "True"}, timeout=60)
+    assert ws.ssh("cat ~/notes.txt").stdout == "mine\n"

@@ -81,6 +81,7 @@ DOTFILES_TIMEOUT = 120.0
 BOOTSTRAP_TIMEOUT = 1800.0
 LANGUAGE_TIMEOUT = 1200.0
 APT_LISTS_MAX_AGE = 7 * 86400
+LOG_LIMIT = 5 * 1024 * 1024
 LOCALE = "en_US.UTF-8"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -119,10 +120,19 @@ def log(message: str) -> None:
                 _log_file.flush()
 
 
+def rotate(path: Path, limit: int = LOG_LIMIT) -> None:
+    """Keep a log that is appended at every boot small: past ``limit`` it becomes
+    ``<name>.1`` (the one before is dropped)."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size > limit:
+            path.replace(path.with_name(path.name + ".1"))
+
+
 def open_agent_log() -> None:
     global _log_file
     with contextlib.suppress(OSError):
         (STATE_ROOT / "logs").mkdir(parents=True, exist_ok=True)
+        rotate(STATE_ROOT / "logs" / "agent.log")
         _log_file = open(STATE_ROOT / "logs" / "agent.log", "a", encoding="utf-8")  # noqa: SIM115
 
 
@@ -188,6 +198,27 @@ def run_root(
             f"{argv[0]} failed (exit {result.returncode}): {result.stderr.strip()[-300:]}"
         )
     return result
+
+
+def kill_user_processes(uid: int, grace: float = 3.0) -> None:
+    """TERM, then KILL, every process of ``uid``."""
+
+    def pids() -> list[int]:
+        found = []
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_uid == uid:
+                        found.append(int(entry.name))
+        return found
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while pids() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def kill_group(process: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
@@ -476,8 +507,21 @@ class User:
         return result.returncode, (result.stdout + result.stderr).strip()
 
 
+def previous_home(user: User) -> Path | None:
+    """The home of a previous owner: the only folder in /home owned by the owner's uid."""
+    found = []
+    with contextlib.suppress(OSError):
+        for entry in HOME_ROOT.iterdir():
+            if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
+                continue
+            if entry.stat().st_uid == user.uid:
+                found.append(entry)
+    return found[0] if len(found) == 1 else None
+
+
 def log_header(path: Path, user: User, title: str) -> None:
     user.mkdir(path.parent)
+    rotate(path)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(f"\n===== {now_iso()} {title} =====\n")
     with contextlib.suppress(OSError):
@@ -665,13 +709,25 @@ class Agent:
             )
         else:
             if current.pw_name != name:
+                # NB: usermod renames no user that has processes: the previous owner's
+                # editor, sessions and scripts end first.
+                log(f"owner changed: {current.pw_name} → {name}")
+                self.code_server.stop()
+                with self.worker_lock:
+                    for child in list(self.worker_children):
+                        kill_group(child, signal.SIGKILL)
+                kill_user_processes(user.uid)
                 run_root(["usermod", "--badname", "-l", name, current.pw_name])
             if current.pw_dir != str(user.home) or current.pw_shell != shell:
                 run_root(["usermod", "-d", str(user.home), "-s", shell, name])
         # No password at all ('*'): key-based SSH works, password login never does.
         run_root(["usermod", "-p", "*", name])
         atomic_write(SUDOERS_FILE, f"{name} ALL=(ALL) NOPASSWD:ALL\n".encode(), mode=0o440)
-        # The home: made from /etc/skel the first time, kept as it is afterwards.
+        # The home: made from /etc/skel the first time, kept as it is afterwards; when the
+        # owner changed, the previous owner's home (the one folder of uid 1000) becomes theirs.
+        if not user.home.exists() and (previous := previous_home(user)) is not None:
+            previous.rename(user.home)
+            log(f"home {previous} is now {user.home} (the owner changed)")
         if not user.home.exists():
             shutil.copytree("/etc/skel", user.home, symlinks=True)
             for root, dirs, files in os.walk(user.home):
@@ -766,6 +822,7 @@ class Agent:
 
     def start_sshd(self) -> None:
         log_path = STATE_ROOT / "logs" / "sshd.log"
+        rotate(log_path)
         with open(log_path, "ab") as out:
             self.sshd.process = subprocess.Popen(
                 ["/usr/sbin/sshd", "-D", "-e"],
