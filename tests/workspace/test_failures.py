@@ -4,12 +4,14 @@ with DotfilesReady / BootstrapReady False, a reason, and a log that says why."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from providers import base
-from tests.workspace.conftest import GitServer, Workspace, WorkspaceFactory
+from tests.workspace.conftest import GitServer, Workspace, WorkspaceFactory, make_repo
 
 pytestmark = pytest.mark.podman
 
@@ -17,9 +19,19 @@ FAILING_SCRIPT = 'echo "about to fail"\necho "oops" >&2\nexit 3\n'
 
 
 @pytest.fixture(scope="module")
-def ws(workspaces: WorkspaceFactory, git_server_factory: object) -> Iterator[Workspace]:
+def network_and_server(
+    workspaces: WorkspaceFactory, git_server_factory: object
+) -> tuple[str, GitServer]:
     network = workspaces.organization()
     server: GitServer = git_server_factory(network.gateway)  # type: ignore[operator]
+    return network.organization, server
+
+
+@pytest.fixture(scope="module")
+def ws(
+    workspaces: WorkspaceFactory, network_and_server: tuple[str, GitServer]
+) -> Iterator[Workspace]:
+    organization, server = network_and_server
     workspace = workspaces.make(
         {
             "owner": "bob",
@@ -27,7 +39,7 @@ def ws(workspaces: WorkspaceFactory, git_server_factory: object) -> Iterator[Wor
             "dotfiles": {"repo": f"{server.base_url}/no-such-repo.git", "timeout": "30s"},
             "bootstrap": {"script": FAILING_SCRIPT, "timeout": "60s"},
         },
-        organization=network.organization,
+        organization=organization,
     )
     observed = workspace.ensure()
     assert observed.state is base.State.RUNNING, observed.message
@@ -86,3 +98,38 @@ def test_a_fixed_script_runs_and_clears_the_condition(ws: Workspace) -> None:
     ws.update_spec(bootstrap={"script": "echo fixed"})
     report = ws.wait_conditions({"BootstrapReady": "True"}, timeout=60)
     assert ws.condition(report, "BootstrapReady")["reason"] == "Succeeded"
+
+
+def test_a_dotfiles_bootstrap_past_the_timeout_is_stopped(
+    ws: Workspace, network_and_server: tuple[str, GitServer], tmp_path: Path
+) -> None:
+    _, server = network_and_server
+    repo = make_repo(
+        tmp_path / "slow",
+        {".config/yadm/bootstrap": ("#!/bin/sh\necho slow bootstrap\nsleep 300\n", 0o755)},
+    )
+    url = server.publish("slow-dotfiles", repo)
+    started = time.monotonic()
+    ws.update_spec(dotfiles={"repo": url, "timeout": "5s"})
+    report = ws.wait(
+        lambda r: ws.condition(r, "DotfilesReady")["reason"] == "BootstrapTimeout",
+        timeout=60,
+        what="the dotfiles bootstrap to time out",
+    )
+    assert time.monotonic() - started < 30
+    assert ws.condition(report, "DotfilesReady")["status"] == "False"
+    assert "slow bootstrap" in ws.ssh("cat ~/.wws/logs/dotfiles.log").stdout
+    assert ws.root("pgrep -u bob -f 'sleep 300' || true") == ""
+
+
+def test_code_server_is_restarted_when_it_dies(ws: Workspace) -> None:
+    pid = ws.root("pgrep -u bob -f -o 'code-server/out/node/entry.js'").strip()
+    assert pid
+    ws.root(f"kill -KILL {pid}")
+    ws.wait(
+        lambda r: ws.condition(r, "EditorReady")["reason"] == "Exited",
+        timeout=15,
+        what="EditorReady to report the exit",
+    )
+    ws.wait_conditions({"EditorReady": "True"}, timeout=60, what="code-server back")
+    assert ws.root("pgrep -u bob -f -o 'code-server/out/node/entry.js'").strip() != pid
