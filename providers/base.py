@@ -65,11 +65,15 @@ class WorkspaceRef:
 
 @dataclass(frozen=True)
 class PortSpec:
-    """A port inside the workspace that is published on the host (on a free port)."""
+    """A port inside the workspace that is published on the host: on ``host_ip`` ("": the
+    provider's default address, 127.0.0.1) and ``host_port`` (0: a free port the provider
+    picks and keeps)."""
 
     name: str  # "code-server", "ssh", ...
     container_port: int
     protocol: str = "tcp"
+    host_ip: str = ""
+    host_port: int = 0
 
 
 DEFAULT_PORTS: tuple[PortSpec, ...] = (PortSpec("code-server", 8080), PortSpec("ssh", 22))
@@ -126,7 +130,8 @@ class DesiredWorkspace:
     env: Mapping[str, str] = field(default_factory=dict)
     running: bool = True
     config_hash: str = ""
-    config_files: Mapping[str, bytes] = field(default_factory=dict)
+    # NB: never in a repr: the files hold secrets.
+    config_files: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for path in self.config_files:
@@ -141,10 +146,17 @@ class DesiredWorkspace:
             "cpu": float(self.cpu),
             "memory": self.memory_bytes,
             "disk": self.disk_bytes,
-            "ports": [[p.name, p.container_port, p.protocol] for p in self.ports],
+            "ports": [_port_shape(p) for p in self.ports],
             "env": dict(sorted(self.env.items())),
         }
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _port_shape(port: PortSpec) -> list[Any]:
+    shape: list[Any] = [port.name, port.container_port, port.protocol]
+    if port.host_ip or port.host_port:  # NB: defaults keep the hashes of older workspaces
+        shape += [port.host_ip, port.host_port]
+    return shape
 
 
 # --- outputs ------------------------------------------------------------------------------

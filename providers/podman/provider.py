@@ -335,8 +335,9 @@ class PodmanProvider(base.Provider):
             "portmappings": [
                 {
                     "container_port": port.container_port,
-                    "host_ip": self.publish_ip,
-                    "host_port": 0,  # Podman picks a free port; it stays across restarts
+                    "host_ip": port.host_ip or self.publish_ip,
+                    # 0: Podman picks a free port; it stays across restarts
+                    "host_port": port.host_port,
                     "protocol": port.protocol,
                 }
                 for port in desired.ports
