@@ -162,8 +162,8 @@ class Workspace:
     spec: dict[str, Any]
     key: Path
     known_hosts: Path
-    password: str
-    token: str | None
+    password: str = dataclasses.field(repr=False)
+    token: str | None = dataclasses.field(repr=False)
     generation: int = 1
     started: float = 0.0
     observed: base.Observed | None = None

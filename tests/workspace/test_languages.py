@@ -88,6 +88,15 @@ def test_cargo_build(ws: Workspace) -> None:
     assert out.strip() == "Hello, world!"
 
 
+def test_languages_survive_stop_and_start_without_reinstalling(ws: Workspace) -> None:
+    markers = ws.root("cat /home/.wws/state/language-*.json")
+    ws.stop()
+    ws.ensure()
+    ws.wait_conditions({"LanguagesReady": "True"}, timeout=60)
+    assert ws.root("cat /home/.wws/state/language-*.json") == markers
+    assert "go1.19" in ws.ssh("go version").stdout
+
+
 def test_languages_survive_recreation_without_reinstalling(ws: Workspace) -> None:
     markers = ws.root("cat /home/.wws/state/language-*.json")
     before = ws.observed
