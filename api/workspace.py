@@ -78,6 +78,7 @@ class ConditionType(enum.StrEnum):
     LANGUAGES_READY = "LanguagesReady"
     EDITOR_READY = "EditorReady"
     SSH_READY = "SSHReady"
+    GITHUB_READY = "GitHubReady"
 
 
 class PortProtocol(enum.StrEnum):
@@ -375,6 +376,17 @@ class LanguageStatus(meta.StatusModel):
     """Why the installation failed, and where its log is."""
 
 
+class AgentStatus(meta.StatusModel):
+    """The in-workspace agent's report that the conditions were taken from."""
+
+    boot_id: str | None = None
+    """The agent's boot: new at every start of the workspace."""
+    generation: int | None = None
+    """The ``metadata.generation`` whose configuration the agent has applied."""
+    started_at: datetime | None = None
+    """When the agent of this boot started."""
+
+
 class WorkspaceStatus(meta.StatusModel):
     """The observed state of a Workspace, written by the controller."""
 
@@ -385,8 +397,12 @@ class WorkspaceStatus(meta.StatusModel):
     conditions: list[meta.Condition] = Field(
         default_factory=list, json_schema_extra=meta.list_map("type")
     )
-    """Ready (the summary) and one condition per step: ImageReady, HomeReady, ContainerReady,
-    UserReady, DotfilesReady, BootstrapReady, LanguagesReady, EditorReady, SSHReady."""
+    """Ready (the summary) and one condition per step: ImageReady, HomeReady, ContainerReady
+    (the controller's); UserReady, SSHReady, EditorReady, LanguagesReady, DotfilesReady,
+    BootstrapReady (the in-workspace agent's report); GitHubReady (the token's Secret). Ready
+    is True when ImageReady, HomeReady, ContainerReady, UserReady, LanguagesReady and, for
+    the editors turned on, EditorReady and SSHReady are True for the current generation;
+    DotfilesReady, BootstrapReady and GitHubReady are reported but do not make it False."""
     message: str | None = None
     """The message of the first failing condition, if any."""
     endpoints: Endpoints = Field(default_factory=Endpoints)
@@ -397,6 +413,8 @@ class WorkspaceStatus(meta.StatusModel):
         default_factory=list, json_schema_extra=meta.list_map("name")
     )
     """The installation of each language of ``spec.languages``."""
+    agent: AgentStatus | None = None
+    """The in-workspace agent's last report that the conditions were taken from."""
     started_at: datetime | None = None
     """When the workspace last started."""
     last_activity_time: datetime | None = None

@@ -94,7 +94,13 @@ async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: 
     runner = await health.serve(health_listen, readiness)
     api = kubeapi.KubeApi(lambda: login.load(kubeconfig))
     providers = providerpool.Providers(base.ProviderSettings(data_dir=data_dir()))
-    ctx = handlers.Context(api=api, providers=providers, readiness=readiness, resync=resync_seconds)
+    ctx = handlers.Context(
+        api=api,
+        providers=providers,
+        readiness=readiness,
+        resync=resync_seconds,
+        public_host=socket.gethostname() or "localhost",
+    )
     registry = kopf.OperatorRegistry()
     handlers.register(registry, resync=resync_seconds)
 

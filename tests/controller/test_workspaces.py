@@ -82,6 +82,13 @@ def test_applied_workspace_becomes_ready_with_a_running_container(
         "ImageReady",
         "HomeReady",
         "ContainerReady",
+        "UserReady",
+        "SSHReady",
+        "EditorReady",
+        "LanguagesReady",
+        "GitHubReady",
+        "DotfilesReady",
+        "BootstrapReady",
     }
     assert all(
         c["observedGeneration"] == obj["metadata"]["generation"] for c in status["conditions"]

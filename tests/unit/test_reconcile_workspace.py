@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from api import meta
 from api.workspace import RESTARTED_AT_ANNOTATION, Phase, Workspace
-from providers import base
+from providers import agent, base
 from reconcilers import conditions, workspace
 
 T0 = datetime.datetime(2026, 1, 1, 12, 0, 0, tzinfo=datetime.UTC)
@@ -58,11 +59,36 @@ def running(plan: workspace.Plan, **fields: Any) -> base.Observed:
     return base.Observed(**values)
 
 
+def agent_ok(ws: Workspace, *, at: datetime.datetime = T0) -> workspace.AgentSnapshot:
+    """A report of the agent with every condition True for the workspace's generation."""
+    iso = at.isoformat().replace("+00:00", "Z")
+    raw = {
+        "version": 1,
+        "generation": ws.metadata.generation,
+        "bootId": "boot-1",
+        "startedAt": T0.isoformat().replace("+00:00", "Z"),
+        "updatedAt": iso,
+        "conditions": [
+            {"type": kind, "status": "True", "reason": "Fine", "message": ""}
+            for kind in agent.CONDITION_TYPES
+        ],
+        "languages": [],
+    }
+    snapshot = workspace.agent_snapshot(raw)
+    assert snapshot is not None
+    return snapshot
+
+
 def after(ws: Workspace, outcome_of: Any = running, *, at: datetime.datetime = T0, **kw: Any):
+    """The status after ``outcome_of``; a running workspace's agent reports every condition
+    True for the current generation (tests/unit/test_reconcile_agent.py has the rest)."""
     plan = workspace.plan(ws)
     outcome = outcome_of(plan) if callable(outcome_of) else outcome_of
     if isinstance(outcome, base.Observed):
         outcome = workspace.Outcome(outcome)
+    observed = outcome.observed
+    if outcome.agent is None and observed is not None and observed.state is base.State.RUNNING:
+        outcome = dataclasses.replace(outcome, agent=agent_ok(ws, at=at))
     return plan, workspace.status_after(ws, plan, outcome, at=at, **kw)
 
 
@@ -108,7 +134,7 @@ def test_desired_converts_quantities_and_publishes_the_editors_ports() -> None:
         ("web", 8000),
     ]
     assert desired.ref == base.WorkspaceRef("acme", "alice-api", UID, "acme")
-    assert desired.env["WWS_OWNER"] == "alice"
+    assert desired.env == {}  # the agent reads the spec from its config files
     assert desired.running
 
 
@@ -123,7 +149,9 @@ def test_editors_off_publish_no_editor_ports() -> None:
         ({"resources": {"memory": "8Gi"}}, True),
         ({"resources": {"cpu": "4"}}, True),
         ({"image": "localhost/wws/workspace:trixie"}, True),
-        ({"shell": "bash"}, True),
+        ({"shell": "bash"}, False),  # the agent applies it in place
+        ({"owner": "bob"}, False),
+        ({"bootstrap": {"script": "make"}}, False),
         ({"editors": {"codeServer": False}}, True),
         ({"running": False}, False),
         ({"idle": {"timeout": "2h"}}, False),
@@ -204,6 +232,13 @@ def test_running_workspace_is_ready_with_endpoints() -> None:
         "ImageReady",
         "HomeReady",
         "ContainerReady",
+        "UserReady",
+        "SSHReady",
+        "EditorReady",
+        "LanguagesReady",
+        "GitHubReady",
+        "DotfilesReady",
+        "BootstrapReady",
     ]
     assert all(c.status == "True" for c in status.conditions)
     assert all(c.observed_generation == 1 for c in status.conditions)
