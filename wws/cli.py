@@ -52,6 +52,16 @@ def _up(args: argparse.Namespace) -> int:
     return up.main(data_dir=Path(args.data_dir), listen=args.listen)
 
 
+def _ssh_config(args: argparse.Namespace) -> int:
+    from wws import sshconfig
+
+    return sshconfig.main(
+        target=args.workspace,
+        kubeconfig=Path(args.kubeconfig) if args.kubeconfig else None,
+        identity_file=args.identity_file,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wws", description="Winmutt's Work Spaces")
     parser.add_argument("--log-level", default="INFO")
@@ -90,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
     build.set_defaults(handler=_image_build)
+
+    ssh_config = commands.add_parser(
+        "ssh-config",
+        help="print a ~/.ssh/config block for a workspace (VS Code Remote-SSH, Gateway)",
+    )
+    ssh_config.add_argument("workspace", metavar="NAMESPACE/NAME")
+    ssh_config.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
+    ssh_config.add_argument(
+        "--identity-file", help="the private key to log in with (adds IdentityFile)"
+    )
+    ssh_config.set_defaults(handler=_ssh_config)
 
     up = commands.add_parser("up", help="store + controller + web UI on this machine")
     up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
