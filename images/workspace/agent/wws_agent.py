@@ -96,6 +96,13 @@ CONDITIONS = (
 
 SSH_HOST_KEY_TYPES = ("ed25519", "ecdsa", "rsa")
 
+#: The background steps' conditions and the part of workspace.json each one applies.
+BACKGROUND_INPUTS = (
+    ("DotfilesReady", "dotfiles"),
+    ("LanguagesReady", "languages"),
+    ("BootstrapReady", "bootstrap"),
+)
+
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -652,6 +659,11 @@ class Agent:
         self.report.set_generation(config.generation)
 
     def apply(self, config: Config, previous: Config | None) -> None:
+        # NB: a background step whose input changed says so at once, so a report of the new
+        # generation never shows the result of the previous input (e.g. the old script's).
+        for kind, key in BACKGROUND_INPUTS:
+            if previous is not None and previous.data.get(key) != config.data.get(key):
+                self.report.set(kind, "Unknown", "Pending", f"spec.{key} changed: applying it")
         try:
             self.user = self.ensure_user(config)
         except (StepError, OSError, subprocess.SubprocessError) as error:
