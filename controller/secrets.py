@@ -97,8 +97,9 @@ async def github_token(api: kubeapi.KubeApi, ws: Workspace) -> reconciler.GitHub
             reason="SecretNotFound",
             message=(
                 f"{where} (spec.github.tokenSecretRef) does not exist; the workspace runs"
-                " without GitHub credentials until it does, e.g. kubectl -n"
-                f" {namespace} create secret generic {ref.name} --from-literal={ref.key}=<token>"
+                " without GitHub credentials until it does, e.g.: kubectl -n"
+                f" {namespace} create secret generic {ref.name} --from-literal={ref.key}=TOKEN"
+                " --dry-run=client -o yaml | kubectl apply -f -"
             ),
         )
     try:
