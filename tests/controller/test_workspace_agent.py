@@ -28,7 +28,16 @@ import httpx
 import pytest
 
 from providers.podman import naming
-from tests.controller.conftest import Controller, Kubectl, eventually, inspect, labelled, unique
+from tests.controller.conftest import (
+    RESYNC,
+    Controller,
+    Kubectl,
+    eventually,
+    free_port,
+    inspect,
+    labelled,
+    unique,
+)
 from tests.controller.test_workspaces import condition, events
 from tests.support.storeproc import REPO, StoreProcess
 
@@ -98,6 +107,8 @@ class Workspace:
     token: str
     folder: Path
     timings: dict[str, float] = field(default_factory=dict)
+    tokens: list[str] = field(default_factory=list)
+    """Every GitHub token the workspace was given."""
 
     def get(self) -> dict[str, Any]:
         return self.kubectl.workspace(self.namespace, NAME)
@@ -213,6 +224,7 @@ def ws(
     workspace = Workspace(
         kubectl, store, controller, namespace, key, folder / "known_hosts", token, folder
     )
+    workspace.tokens.append(token)
     started = time.monotonic()
     kubectl.apply(json.dumps(manifest))
     workspace.wait_ready(timeout=120)
@@ -283,20 +295,6 @@ def test_code_server_takes_the_password_of_its_secret(ws: Workspace) -> None:
         page = client.get("/", follow_redirects=True)
         assert page.status_code == 200
         assert "workbench" in page.text and 'name="password"' not in page.text
-
-
-def test_the_token_and_password_are_in_no_log_event_or_status(ws: Workspace) -> None:
-    password = ws.password()
-    everything = {
-        "controller log": ws.controller.log_path.read_text(),
-        "store log": ws.store.log_path.read_text(),
-        "events": ws.kubectl.run("get", "events", "-A", "-o", "yaml").stdout,
-        "workspaces": ws.kubectl.run("get", "workspaces", "-A", "-o", "yaml").stdout,
-        "organizations": ws.kubectl.run("get", "organizations", "-o", "yaml").stdout,
-    }
-    for where, text in everything.items():
-        assert ws.token not in text, f"the GitHub token is in the {where}"
-        assert password not in text, f"the code-server password is in the {where}"
 
 
 def test_a_changed_bootstrap_script_runs_again_in_place(ws: Workspace) -> None:
@@ -396,6 +394,29 @@ def test_a_missing_token_secret_is_reported_and_the_workspace_stays_ready(ws: Wo
     assert obj["status"]["phase"] == "Running"
 
 
+def test_a_rotated_token_reaches_the_workspace_within_a_resync(ws: Workspace) -> None:
+    rotated = "ghp_" + secrets.token_hex(18)
+    ws.kubectl.apply(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "gh-token", "namespace": ws.namespace},
+                "data": {"token": base64.b64encode(rotated.encode()).decode()},
+            }
+        )
+    )
+    t0 = time.monotonic()
+    eventually(
+        lambda: ws.ssh("gh auth token", check=False).stdout.strip() == rotated,
+        "the rotated token in gh",
+        timeout=RESYNC + 15,
+    )
+    ws.timings["token rotated → gh has it"] = time.monotonic() - t0
+    ws.token = rotated
+    ws.tokens.append(rotated)
+
+
 def test_wws_ssh_config_works_with_ssh(ws: Workspace) -> None:
     config = ws.folder / "ssh_config"
     result = ws.wws(
@@ -461,3 +482,50 @@ def test_home_survives_stop_and_start_with_the_same_host_key(ws: Workspace) -> N
     )  # fmt: skip
     assert ssh.returncode == 0, ssh.stderr
     assert ssh.stdout == "kept\nv1\nv2\n"  # and the bootstrap did not run again
+
+
+def test_ssh_on_a_fixed_host_port_keeps_its_host_key(ws: Workspace) -> None:
+    """``spec.ssh.hostPort`` re-creates the container on that port (the home stays); the
+    host key, kept in the home, is the same, which ssh checks under the HostKeyAlias."""
+    before = ws.get()
+    port = free_port()
+    ws.patch({"ssh": {"hostPort": port}})
+    obj = ws.wait_ready(timeout=60)
+    endpoints = obj["status"]["endpoints"]
+    assert (endpoints["sshHost"], endpoints["sshPort"]) == ("127.0.0.1", port)
+    assert endpoints["ssh"] == f"ssh -p {port} {USER}@127.0.0.1"
+    assert obj["status"]["runtime"]["id"] != before["status"]["runtime"]["id"]  # re-created
+    config = ws.folder / "ssh_config"
+    result = ws.wws(
+        "ssh-config", f"{ws.namespace}/{NAME}",
+        "--kubeconfig", str(ws.store.kubeconfig), "--identity-file", str(ws.key),
+    )  # fmt: skip
+    config.write_text(result.stdout)
+    assert f"Port {port}" in result.stdout
+    ssh = subprocess.run(
+        [
+            "ssh", "-F", str(config), "-o", "BatchMode=yes",
+            "-o", f"UserKnownHostsFile={ws.folder / 'known_hosts_alias'}",
+            "-o", "StrictHostKeyChecking=yes", f"wws-{ws.namespace}-{NAME}",
+            "cat ~/precious.txt",
+        ],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert ssh.returncode == 0, ssh.stderr
+    assert ssh.stdout == "kept\n"
+
+
+def test_the_tokens_and_password_are_in_no_log_event_or_status(ws: Workspace) -> None:
+    """Checked last, after everything above has logged, posted and written what it does."""
+    password = ws.password()
+    everything = {
+        "controller log": ws.controller.log_path.read_text(),
+        "store log": ws.store.log_path.read_text(),
+        "events": ws.kubectl.run("get", "events", "-A", "-o", "yaml").stdout,
+        "workspaces": ws.kubectl.run("get", "workspaces", "-A", "-o", "yaml").stdout,
+        "organizations": ws.kubectl.run("get", "organizations", "-o", "yaml").stdout,
+    }
+    for where, text in everything.items():
+        for token in ws.tokens:
+            assert token not in text, f"a GitHub token is in the {where}"
+        assert password not in text, f"the code-server password is in the {where}"
