@@ -133,3 +133,24 @@ def test_code_server_is_restarted_when_it_dies(ws: Workspace) -> None:
     )
     ws.wait_conditions({"EditorReady": "True"}, timeout=60, what="code-server back")
     assert ws.root("pgrep -u bob -f -o 'code-server/out/node/entry.js'").strip() != pid
+
+
+def test_a_crashed_agent_is_started_again_and_takes_over(ws: Workspace) -> None:
+    before = ws.report()
+    assert before is not None
+    pid = ws.root("pgrep -o -f 'wws_agent.py run'").strip()
+    ws.root(f"kill -KILL {pid}")
+    report = ws.wait(
+        lambda r: (
+            r["updatedAt"] > before["updatedAt"]
+            and ws.root("pgrep -o -f 'wws_agent.py run'").strip() not in ("", pid)
+            and ws.condition(r, "EditorReady")["status"] == "True"
+            and ws.condition(r, "SSHReady")["status"] == "True"
+        ),
+        timeout=60,
+        what="a new agent with SSH and code-server",
+    )
+    assert report["bootId"] == before["bootId"]  # the same boot
+    assert ws.ssh("whoami").stdout.strip() == "bob"
+    assert "previous agent left running" in ws.read("/home/.wws/logs/agent.log")
+    assert len(ws.root("pgrep -f '/usr/sbin/sshd -D -e'").split()) == 1

@@ -64,6 +64,7 @@ LIB_DIR = Path(os.environ.get("WWS_LIB_DIR", "/usr/local/lib/wws"))
 LANGUAGES_DIR = LIB_DIR / "languages"
 CODE_SERVER = Path(os.environ.get("WWS_CODE_SERVER", "/usr/lib/wws/bin/code-server"))
 AUTHORIZED_KEYS_DIR = Path("/etc/wws/ssh/authorized_keys")
+BOOT_ID_FILE = Path(os.environ.get("WWS_BOOT_ID_FILE", "/run/wws/boot-id"))
 SUDOERS_FILE = Path("/etc/sudoers.d/wws-owner")
 
 CONFIG_FILE = "workspace.json"
@@ -228,6 +229,33 @@ def kill_user_processes(uid: int, grace: float = 3.0) -> None:
             time.sleep(0.1)
 
 
+def stop_leftovers() -> list[int]:
+    """The sshd and code-server of an agent that ended without stopping them (it crashed
+    and was started again): their process groups are stopped, so the ports are free."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            # NB: sshd's listener renames itself "sshd: /usr/sbin/sshd -D -e [listener] ...".
+            command = b" ".join(argv).removeprefix(b"sshd: ")
+            if command.startswith(b"/usr/sbin/sshd -D -e") or (
+                len(argv) > 1 and argv[1].endswith(b"/code-server/out/node/entry.js")
+            ):
+                found.append(int(entry.name))
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(pid), signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in found):
+        time.sleep(0.1)
+    for pid in found:
+        with contextlib.suppress(OSError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+    return found
+
+
 def kill_group(process: subprocess.Popen[Any], sig: int = signal.SIGTERM) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, sig)
@@ -254,13 +282,23 @@ class StepError(Exception):
 # --- the report ---------------------------------------------------------------------------
 
 
+def boot_id() -> str:
+    """This boot's id: the one the boot hook wrote (it stays the same when the agent is
+    started again), else a new one."""
+    with contextlib.suppress(OSError):
+        text = BOOT_ID_FILE.read_text().strip()
+        if re.fullmatch(r"[0-9a-f-]{36}", text):
+            return text
+    return str(uuid.uuid4())
+
+
 class Reporter:
     """The report's state; written atomically to ``STATUS_DIR/report.json`` on every change
     and at least every HEARTBEAT_SECONDS."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.boot_id = str(uuid.uuid4())
+        self.boot_id = boot_id()
         self.started_at = now_iso()
         self.generation: int | None = None
         self.conditions: dict[str, dict[str, str]] = {
@@ -613,6 +651,8 @@ class Agent:
         STATE_ROOT.chmod(0o755)
         open_agent_log()
         log(f"starting (boot {self.report.boot_id})")
+        if leftovers := stop_leftovers():
+            log(f"stopped what a previous agent left running: pids {leftovers}")
         self.report._write()
         while not self.stopping.is_set():
             fingerprint = Config.fingerprint()
