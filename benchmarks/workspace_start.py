@@ -3,6 +3,14 @@
 One run starts everything for real — the embedded store, Podman's API service, the
 controller as ``wws controller run`` — and prints:
 
+- apply → Ready (the in-workspace agent has reported the user, SSH and code-server up; no
+  dotfiles, no languages) for ``--ready-runs`` workspaces one after another (p50, p95),
+  each deleted before the next;
+- the warm start: ``running: false`` → Ready (stopped), then ``running: true`` → Ready,
+  ``--warm-runs`` times (p50, p95);
+- a first boot with dotfiles (a repository served over HTTP by the benchmark on the
+  organization network's gateway), a bootstrap script and python: apply → Ready, and →
+  every condition True (dotfiles cloned, bootstrap run);
 - apply → ContainerReady for ``--sequential`` workspaces created one after another (p50,
   p95), beside a raw ``podman run -d`` of the same image with the same limits, ports, home
   volume and network (p50, p95), and the ratio of the medians;
@@ -10,9 +18,11 @@ controller as ``wws controller run`` — and prints:
 - the controller's peak RSS (``VmHWM``).
 
 "apply" is the create request to the API server (what ``kubectl apply`` sends), so kubectl's
-own start-up is not counted; the time ends when a watch on the namespace delivers the
-status that says ContainerReady (resp. phase Running). The raw runs alternate with the
-controller's so that both see the same machine.
+own start-up is not counted (a patch of ``spec.running`` likewise); the time ends when a
+watch on the namespace delivers the status that says so (Ready True for the current
+generation, ContainerReady, phase Running). The raw runs alternate with the controller's so
+that both see the same machine. ``--only agent`` (resp. ``container``) runs only the first
+three (resp. the last three).
 """
 
 from __future__ import annotations
@@ -39,10 +49,27 @@ import aiohttp
 
 from providers.podman import naming, service
 from tests.support.storeproc import REPO, StoreProcess
+from tests.workspace.conftest import GitServer, make_org_network, make_repo
 from wws import imagebuild
 
 GROUP, VERSION = "wws.dev", "v1alpha1"
-TARGETS = {"ratio": 1.5, "parallel_seconds": 60.0, "rss_mb": 200.0}
+TARGETS = {
+    "ratio": 1.5,
+    "parallel_seconds": 60.0,
+    "rss_mb": 200.0,
+    "ready_p50": 10.0,
+    "warm_p50": 5.0,
+}
+AGENT_CONDITIONS = (
+    "UserReady",
+    "SSHReady",
+    "EditorReady",
+    "LanguagesReady",
+    "DotfilesReady",
+    "BootstrapReady",
+)
+DOTFILES_BOOTSTRAP = '#!/bin/sh\necho dotfiles bootstrap ran >> "$HOME/.bench-dotfiles"\n'
+BOOTSTRAP_SCRIPT = 'echo "bootstrap for $USER" >> "$HOME/bootstrap-runs"\n'
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -70,12 +97,17 @@ def podman_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[st
     )
 
 
-def workspace(namespace: str, name: str, image: str) -> dict[str, Any]:
+def workspace(namespace: str, name: str, image: str, **spec: Any) -> dict[str, Any]:
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "Workspace",
         "metadata": {"name": name, "namespace": namespace},
-        "spec": {"owner": "alice", "image": image, "resources": {"cpu": "1", "memory": "1Gi"}},
+        "spec": {
+            "owner": "alice",
+            "image": image,
+            "resources": {"cpu": "1", "memory": "1Gi"},
+            **spec,
+        },
     }
 
 
@@ -106,6 +138,21 @@ class Api:
             if response.status >= 300:
                 raise RuntimeError(f"POST {url}: {response.status} {await response.text()}")
 
+    async def patch(self, url: str, body: dict[str, Any]) -> None:
+        headers = {"Content-Type": "application/merge-patch+json"}
+        async with self.session.patch(url, data=json.dumps(body), headers=headers) as response:
+            if response.status >= 300:
+                raise RuntimeError(f"PATCH {url}: {response.status} {await response.text()}")
+
+    async def delete(self, namespace: str, name: str) -> None:
+        async with self.session.delete(self.workspaces(namespace, name)) as response:
+            await response.read()
+        while True:
+            async with self.session.get(self.workspaces(namespace, name)) as response:
+                if response.status == 404:
+                    return
+            await asyncio.sleep(0.2)
+
     async def delete_all(self, namespace: str) -> None:
         async with self.session.delete(self.workspaces(namespace)) as response:
             await response.read()
@@ -124,9 +171,23 @@ class Api:
                 name = str((obj.get("metadata") or {}).get("name"))
                 status = obj.get("status") or {}
                 now = time.monotonic()
-                for cond in status.get("conditions") or []:
+                generation = (obj.get("metadata") or {}).get("generation")
+                conds = {c.get("type"): c for c in status.get("conditions") or []}
+                for cond in conds.values():
                     if cond.get("type") == "ContainerReady" and cond.get("status") == "True":
                         self.seen.setdefault((name, "ContainerReady"), now)
+                    if (
+                        cond.get("type") == "Ready"
+                        and cond.get("status") == "True"
+                        and cond.get("observedGeneration") == generation
+                    ):
+                        self.seen.setdefault((name, f"Ready/{generation}/{cond['reason']}"), now)
+                if all(
+                    (conds.get(t) or {}).get("status") == "True"
+                    and (conds.get(t) or {}).get("observedGeneration") == generation
+                    for t in AGENT_CONDITIONS
+                ):
+                    self.seen.setdefault((name, f"AllTrue/{generation}"), now)
                 if status.get("phase") == "Running":
                     self.seen.setdefault((name, "Running"), now)
                 self.changed.set()
@@ -202,8 +263,105 @@ def raw_podman_run(image: str, network: str) -> float:
     return took
 
 
+async def agent_starts(
+    api: Api, namespace: str, image: str, args: argparse.Namespace, dotfiles_url: str
+) -> dict[str, float]:
+    """apply → Ready (cold), running: false → true → Ready (warm), a first boot with
+    dotfiles, a bootstrap script and python."""
+    figures: dict[str, float] = {}
+    cold: list[float] = []
+    for i in range(args.ready_runs):
+        name = f"ready-{i}"
+        t0 = time.monotonic()
+        await api.post(api.workspaces(namespace), workspace(namespace, name, image))
+        cold.append(await api.until([(name, "Ready/1/Running")], 120) - t0)
+        await api.delete(namespace, name)
+    figures["ready_p50"] = statistics.median(cold)
+    figures["ready_p95"] = percentile(cold, 95)
+    figures["ready_runs"] = float(len(cold))
+
+    warm: list[float] = []
+    name = "warm"
+    await api.post(api.workspaces(namespace), workspace(namespace, name, image))
+    await api.until([(name, "Ready/1/Running")], 120)
+    generation = 1
+    for _ in range(args.warm_runs):
+        await api.patch(api.workspaces(namespace, name), {"spec": {"running": False}})
+        generation += 1
+        await api.until([(name, f"Ready/{generation}/Stopped")], 120)
+        t0 = time.monotonic()
+        await api.patch(api.workspaces(namespace, name), {"spec": {"running": True}})
+        generation += 1
+        warm.append(await api.until([(name, f"Ready/{generation}/Running")], 120) - t0)
+    await api.delete(namespace, name)
+    figures["warm_p50"] = statistics.median(warm)
+    figures["warm_p95"] = percentile(warm, 95)
+    figures["warm_runs"] = float(len(warm))
+
+    name = "first-boot"
+    spec = {
+        "dotfiles": {"repo": dotfiles_url},
+        "bootstrap": {"script": BOOTSTRAP_SCRIPT},
+        "languages": [{"name": "python"}],
+    }
+    t0 = time.monotonic()
+    await api.post(api.workspaces(namespace), workspace(namespace, name, image, **spec))
+    figures["first_boot_ready"] = await api.until([(name, "Ready/1/Running")], 600) - t0
+    figures["first_boot_all"] = await api.until([(name, "AllTrue/1")], 600) - t0
+    await api.delete(namespace, name)
+    return figures
+
+
+async def container_starts(
+    api: Api,
+    namespace: str,
+    image: str,
+    args: argparse.Namespace,
+    controller: subprocess.Popen[bytes],
+) -> dict[str, float]:
+    """apply → ContainerReady beside raw ``podman run``, many at once, deleting them all."""
+    network = naming.network_name(namespace)
+    sequential: list[float] = []
+    raw: list[float] = []
+    for i in range(args.sequential):
+        raw.append(await asyncio.to_thread(raw_podman_run, image, network))
+        name = f"seq-{i}"
+        t0 = time.monotonic()
+        await api.post(api.workspaces(namespace), workspace(namespace, name, image))
+        sequential.append(await api.until([(name, "ContainerReady")], 60) - t0)
+
+    names = [f"par-{i}" for i in range(args.parallel)]
+    cpu0 = cpu_seconds(controller.pid)
+    t0 = time.monotonic()
+    await asyncio.gather(
+        *(api.post(api.workspaces(namespace), workspace(namespace, name, image)) for name in names)
+    )
+    parallel = await api.until([(name, "Running") for name in names], 300) - t0
+    parallel_cpu = cpu_seconds(controller.pid) - cpu0
+
+    # Clean up through the controller (exercises the deletions too).
+    t0 = time.monotonic()
+    await api.delete_all(namespace)
+    while await api.count(namespace):
+        await asyncio.sleep(0.2)
+    deleted = time.monotonic() - t0
+    seq_p50, raw_p50 = statistics.median(sequential), statistics.median(raw)
+    return {
+        "sequential_p50": seq_p50,
+        "sequential_p95": percentile(sequential, 95),
+        "raw_p50": raw_p50,
+        "raw_p95": percentile(raw, 95),
+        "ratio": seq_p50 / raw_p50,
+        "parallel_seconds": parallel,
+        "parallel_count": float(args.parallel),
+        "parallel_controller_cpu_seconds": parallel_cpu,
+        "delete_all_seconds": deleted,
+    }
+
+
 async def run(args: argparse.Namespace) -> dict[str, float]:
     image = imagebuild.ensure_image(Path(args.data_dir)).image
+    figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wws-bench-") as tmp:
         folder = Path(tmp)
         podman = service.ensure_service(socket_path=folder / "podman" / "podman.sock")
@@ -212,7 +370,20 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         api = Api(store)
         namespace = f"bench-{uuid.uuid4().hex[:6]}"
         network = naming.network_name(namespace)
+        git: GitServer | None = None
         try:
+            # The organization's network first, so a git server can listen on its gateway.
+            org_network = await asyncio.to_thread(make_org_network, namespace)
+            (folder / "git").mkdir()
+            git = GitServer(folder / "git", org_network.gateway)
+            repo = make_repo(
+                folder / "dotfiles",
+                {
+                    ".bench-dotfile": ("from the dotfiles repository\n", 0o644),
+                    ".config/yadm/bootstrap": (DOTFILES_BOOTSTRAP, 0o755),
+                },
+            )
+            dotfiles_url = git.publish("dotfiles", repo)
             await api.post(
                 f"{store.url}/apis/{GROUP}/{VERSION}/organizations",
                 {
@@ -227,41 +398,22 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             watcher = asyncio.create_task(api.watch(namespace, started))
             await started.wait()
 
-            # Warm-up: the organization's network, the provider's connections.
+            # Warm-up: the provider's connections, the image's layers in the page cache. It
+            # keeps running: the provider removes an organization's network with its last
+            # workspace, and the git server listens on that network.
             await api.post(api.workspaces(namespace), workspace(namespace, "warm-up", image))
-            await api.until([("warm-up", "ContainerReady")], timeout=120)
+            await api.until([("warm-up", "Ready/1/Running")], timeout=120)
 
-            sequential: list[float] = []
-            raw: list[float] = []
-            for i in range(args.sequential):
-                raw.append(await asyncio.to_thread(raw_podman_run, image, network))
-                name = f"seq-{i}"
-                t0 = time.monotonic()
-                await api.post(api.workspaces(namespace), workspace(namespace, name, image))
-                sequential.append(await api.until([(name, "ContainerReady")], 60) - t0)
-
-            names = [f"par-{i}" for i in range(args.parallel)]
-            cpu0 = cpu_seconds(controller.pid)
-            t0 = time.monotonic()
-            await asyncio.gather(
-                *(
-                    api.post(api.workspaces(namespace), workspace(namespace, name, image))
-                    for name in names
-                )
-            )
-            parallel = await api.until([(name, "Running") for name in names], 300) - t0
-            parallel_cpu = cpu_seconds(controller.pid) - cpu0
-            rss = peak_rss_mb(controller.pid)
+            if args.only in ("all", "agent"):
+                figures.update(await agent_starts(api, namespace, image, args, dotfiles_url))
+            if args.only in ("all", "container"):
+                figures.update(await container_starts(api, namespace, image, args, controller))
+            figures["rss_mb"] = peak_rss_mb(controller.pid)
             watcher.cancel()
-
-            # Clean up through the controller (exercises 60 deletions too).
-            t0 = time.monotonic()
-            await api.delete_all(namespace)
-            while await api.count(namespace):
-                await asyncio.sleep(0.2)
-            deleted = time.monotonic() - t0
         finally:
             await api.close()
+            if git is not None:
+                git.close()
             if controller is not None and controller.poll() is None:
                 controller.send_signal(signal.SIGTERM)
                 controller.wait(timeout=30)
@@ -270,29 +422,90 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
                 "ps", "-aq", "--filter", f"label={naming.LABEL_NAMESPACE}={namespace}", check=False
             ).stdout.split():
                 podman_cli("rm", "-f", "-t", "0", line, check=False)
+            for line in podman_cli(
+                "volume", "ls", "-q", "--filter", f"label={naming.LABEL_NAMESPACE}={namespace}",
+                check=False,
+            ).stdout.split():  # fmt: skip
+                podman_cli("volume", "rm", "-f", line, check=False)
+            podman_cli("network", "rm", "-f", network, check=False)
             podman.stop()
             if args.keep_logs:
                 shutil.copytree(folder, args.keep_logs, dirs_exist_ok=True)
+    return figures
 
-    seq_p50, raw_p50 = statistics.median(sequential), statistics.median(raw)
-    return {
-        "sequential_p50": seq_p50,
-        "sequential_p95": percentile(sequential, 95),
-        "raw_p50": raw_p50,
-        "raw_p95": percentile(raw, 95),
-        "ratio": seq_p50 / raw_p50,
-        "parallel_seconds": parallel,
-        "parallel_count": float(args.parallel),
-        "parallel_controller_cpu_seconds": parallel_cpu,
-        "rss_mb": rss,
-        "delete_all_seconds": deleted,
-    }
+
+def _rows(figures: dict[str, float], args: argparse.Namespace) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    if "ready_p50" in figures:
+        rows += [
+            (
+                f"apply → Ready (code-server + SSH answering), {args.ready_runs} runs, p50 / p95",
+                f"{figures['ready_p50']:.2f} s / {figures['ready_p95']:.2f} s",
+                f"p50 ≤ {TARGETS['ready_p50']:.0f} s",
+            ),
+            (
+                f"warm start: `running: true` → Ready, {args.warm_runs} runs, p50 / p95",
+                f"{figures['warm_p50']:.2f} s / {figures['warm_p95']:.2f} s",
+                f"p50 ≤ {TARGETS['warm_p50']:.0f} s",
+            ),
+            (
+                "first boot with dotfiles + bootstrap + python: apply → Ready",
+                f"{figures['first_boot_ready']:.1f} s",
+                "",
+            ),
+            (
+                "first boot with dotfiles + bootstrap + python: apply → every condition True",
+                f"{figures['first_boot_all']:.1f} s",
+                "",
+            ),
+        ]
+    if "sequential_p50" in figures:
+        n, p = args.sequential, args.parallel
+        rows += [
+            (
+                f"apply → ContainerReady, {n} one after another, p50 / p95",
+                f"{figures['sequential_p50']:.2f} s / {figures['sequential_p95']:.2f} s",
+                "",
+            ),
+            (
+                "raw `podman run -d`, same image and limits, p50 / p95",
+                f"{figures['raw_p50']:.2f} s / {figures['raw_p95']:.2f} s",
+                "",
+            ),
+            ("ratio of the medians", f"{figures['ratio']:.2f}", f"≤ {TARGETS['ratio']}"),
+            (
+                f"{p} applied at once → all Running",
+                f"{figures['parallel_seconds']:.1f} s",
+                f"≤ {TARGETS['parallel_seconds']:.0f} s",
+            ),
+            (
+                f"controller CPU time while the {p} started",
+                f"{figures['parallel_controller_cpu_seconds']:.1f} s",
+                "",
+            ),
+            (
+                f"delete all {n + p + 1} (container + home) → objects gone",
+                f"{figures['delete_all_seconds']:.1f} s",
+                "",
+            ),
+        ]
+    rows.append(
+        (
+            "controller peak RSS (VmHWM)",
+            f"{figures['rss_mb']:.0f} MB",
+            f"≤ {TARGETS['rss_mb']:.0f} MB",
+        )
+    )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ready-runs", type=int, default=5)
+    parser.add_argument("--warm-runs", type=int, default=5)
     parser.add_argument("--sequential", type=int, default=10)
     parser.add_argument("--parallel", type=int, default=50)
+    parser.add_argument("--only", choices=("all", "agent", "container"), default="all")
     parser.add_argument("--data-dir", default=str(REPO / ".data" / "bench"))
     parser.add_argument("--health-port", type=int, default=18181)
     parser.add_argument("--keep-logs", help="copy the run's folder (logs, store) here")
@@ -302,42 +515,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures, indent=2))
         return
-    n, p = args.sequential, args.parallel
-    rows = [
-        (
-            f"apply → ContainerReady, {n} one after another, p50 / p95",
-            f"{figures['sequential_p50']:.2f} s / {figures['sequential_p95']:.2f} s",
-            "",
-        ),
-        (
-            "raw `podman run -d`, same image and limits, p50 / p95",
-            f"{figures['raw_p50']:.2f} s / {figures['raw_p95']:.2f} s",
-            "",
-        ),
-        ("ratio of the medians", f"{figures['ratio']:.2f}", f"≤ {TARGETS['ratio']}"),
-        (
-            f"{p} applied at once → all Running",
-            f"{figures['parallel_seconds']:.1f} s",
-            f"≤ {TARGETS['parallel_seconds']:.0f} s",
-        ),
-        (
-            f"controller CPU time while the {p} started",
-            f"{figures['parallel_controller_cpu_seconds']:.1f} s",
-            "",
-        ),
-        (
-            "controller peak RSS (VmHWM)",
-            f"{figures['rss_mb']:.0f} MB",
-            f"≤ {TARGETS['rss_mb']:.0f} MB",
-        ),
-        (
-            f"delete all {n + p + 1} (container + home) → objects gone",
-            f"{figures['delete_all_seconds']:.1f} s",
-            "",
-        ),
-    ]
     print("| metric | value | target |\n|---|---|---|")
-    for row in rows:
+    for row in _rows(figures, args):
         print(f"| {row[0]} | {row[1]} | {row[2]} |")
 
 

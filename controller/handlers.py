@@ -16,8 +16,9 @@ Workspace
     with a Warning event (reason Drift) that says what happened. A converged workspace gets
     its Secrets read again (new files reach the agent in place) and its report read.
   - while a running workspace's agent has work in progress for the current generation, a
-    follower task (:func:`_follow_agent`) reads its report every ``agent_poll`` seconds and
-    writes the status when the report changed (no write otherwise).
+    follower task (:func:`_follow_agent`) reads its report every quarter of a second (every
+    second after the first ten) and writes the status when the report changed (no write
+    otherwise).
   - delete → :func:`delete_workspace`: ``provider.delete`` (container and home), then kopf
     releases the finalizer ``wws.dev/workspace-cleanup``; from any state, Failed included.
     While the provider cannot delete, the status and a Warning event say why, and the
@@ -86,6 +87,10 @@ class Context:
     timeouts: workspace.Timeouts = dataclasses.field(default_factory=workspace.Timeouts)
     agent_poll: float = 1.0
     """Seconds between looks at the agent's report while it has work in progress."""
+    agent_poll_fast: float = 0.25
+    """... for the first ``agent_fast_window`` seconds of that (the agent's first boot
+    steps take a second or two: the user, sshd, code-server)."""
+    agent_fast_window: float = 10.0
     follow_limit: float = 600.0
     """How long the agent's report is looked at that often (then: every resync)."""
     public_host: str = "localhost"
@@ -549,17 +554,20 @@ FOLLOW_REFRESH_SECONDS = 5.0
 
 
 async def _follow_agent(ctx: Context, ref: base.WorkspaceRef, provider_name: str) -> None:
-    """Read the agent's report every ``ctx.agent_poll`` seconds; when it changed, bring the
-    status up to date (one GET, one inspect, a patch only when something changed). Ends when
-    the agent has settled, the workspace stops or goes, or after ``ctx.follow_limit``
-    seconds without news (the resync timer keeps reading the report)."""
+    """Read the agent's report every ``ctx.agent_poll`` seconds (``agent_poll_fast`` at
+    first); when it changed, bring the status up to date (one GET, one inspect, a patch
+    only when something changed). Ends when the agent has settled, the workspace stops or
+    goes, or after ``ctx.follow_limit`` seconds without news (the resync timer keeps
+    reading the report)."""
     uid = ref.uid
     last_fingerprint: str | None = None
     last_refresh = 0.0
+    began = time.monotonic()
     bound = logconfig.for_resource(log, namespace=ref.namespace, name=ref.name, kind="Workspace")
     try:
         while time.monotonic() < ctx.follow_until.get(uid, 0.0):
-            await asyncio.sleep(ctx.agent_poll)
+            fast = time.monotonic() - began < ctx.agent_fast_window
+            await asyncio.sleep(ctx.agent_poll_fast if fast else ctx.agent_poll)
             provider = await ctx.providers.get(provider_name)
             raw = await asyncio.wait_for(provider.read_report(ref), ctx.call_timeout)
             fingerprint = workspace.report_fingerprint(raw)
