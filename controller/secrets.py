@@ -165,8 +165,9 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
                         "kind": Workspace.RESOURCE.kind,
                         "name": ws.metadata.name,
                         "uid": uid,
+                        # NB: no blockOwnerDeletion: that needs the right to set the
+                        # Workspace's finalizers on clusters that enforce it.
                         "controller": True,
-                        "blockOwnerDeletion": True,
                     }
                 ],
             },
@@ -181,6 +182,10 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
                     "SecretNotCreated",
                     f"secret {namespace}/{name} cannot be created: HTTP {error.status}",
                 ) from None
+        except (OSError, aiohttp.ClientError, TimeoutError) as error:
+            raise SecretProblem(
+                "SecretNotCreated", f"secret {namespace}/{name} cannot be created: {error}"
+            ) from None
         secret = await _get(api, namespace, name)  # made meanwhile by someone else
         if secret is None:
             raise SecretProblem("SecretNotCreated", f"secret {namespace}/{name} keeps vanishing")
@@ -207,6 +212,10 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
     except kubeapi.ApiError as error:
         raise SecretProblem(
             "SecretNotCreated", f"secret {namespace}/{name} cannot be repaired: HTTP {error.status}"
+        ) from None
+    except (OSError, aiohttp.ClientError, TimeoutError) as error:
+        raise SecretProblem(
+            "SecretNotCreated", f"secret {namespace}/{name} cannot be repaired: {error}"
         ) from None
     return password, True
 
