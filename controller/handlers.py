@@ -17,8 +17,8 @@ Workspace
     its Secrets read again (new files reach the agent in place) and its report read.
   - while a running workspace's agent has work in progress for the current generation, a
     follower task (:func:`_follow_agent`) reads its report every quarter of a second (every
-    second after the first ten) and writes the status when the report changed (no write
-    otherwise).
+    second from ten seconds after the start or change on) and writes the status when the
+    report changed (no write otherwise).
   - delete → :func:`delete_workspace`: ``provider.delete`` (container and home), then kopf
     releases the finalizer ``wws.dev/workspace-cleanup``; from any state, Failed included.
     While the provider cannot delete, the status and a Warning event say why, and the
@@ -88,8 +88,8 @@ class Context:
     agent_poll: float = 1.0
     """Seconds between looks at the agent's report while it has work in progress."""
     agent_poll_fast: float = 0.25
-    """... for the first ``agent_fast_window`` seconds of that (the agent's first boot
-    steps take a second or two: the user, sshd, code-server)."""
+    """... for the first ``agent_fast_window`` seconds after a start or a change (the
+    agent's boot steps take a second or two: the user, sshd, code-server)."""
     agent_fast_window: float = 10.0
     follow_limit: float = 600.0
     """How long the agent's report is looked at that often (then: every resync)."""
@@ -100,6 +100,9 @@ class Context:
     followers: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
     """uid → the task that follows the workspace's agent while it starts."""
     follow_until: dict[str, float] = dataclasses.field(default_factory=dict)
+    fast_until: dict[str, float] = dataclasses.field(default_factory=dict)
+    """uid → until when (monotonic) its follower reads the report every ``agent_poll_fast``:
+    the first seconds after a start or a change."""
     config_digests: dict[str, str] = dataclasses.field(default_factory=dict)
     """uid → digest of the agent's config files the provider was last given."""
     indexes: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -531,7 +534,9 @@ def _follow_if_needed(
     if workspace.agent_settled(ws, status):
         return
     uid = ws.metadata.uid or ""
-    ctx.follow_until[uid] = time.monotonic() + ctx.follow_limit
+    now = time.monotonic()
+    ctx.follow_until[uid] = now + ctx.follow_limit
+    ctx.fast_until[uid] = now + ctx.agent_fast_window
     task = ctx.followers.get(uid)
     if task is not None and not task.done():
         return
@@ -544,6 +549,7 @@ def _follow_if_needed(
 def _unfollow(ctx: Context, uid: str) -> None:
     task = ctx.followers.pop(uid, None)
     ctx.follow_until.pop(uid, None)
+    ctx.fast_until.pop(uid, None)
     if task is not None and task is not asyncio.current_task():
         task.cancel()
 
@@ -562,11 +568,10 @@ async def _follow_agent(ctx: Context, ref: base.WorkspaceRef, provider_name: str
     uid = ref.uid
     last_fingerprint: str | None = None
     last_refresh = 0.0
-    began = time.monotonic()
     bound = logconfig.for_resource(log, namespace=ref.namespace, name=ref.name, kind="Workspace")
     try:
         while time.monotonic() < ctx.follow_until.get(uid, 0.0):
-            fast = time.monotonic() - began < ctx.agent_fast_window
+            fast = time.monotonic() < ctx.fast_until.get(uid, 0.0)
             await asyncio.sleep(ctx.agent_poll_fast if fast else ctx.agent_poll)
             provider = await ctx.providers.get(provider_name)
             raw = await asyncio.wait_for(provider.read_report(ref), ctx.call_timeout)
