@@ -18,7 +18,16 @@ from urllib.parse import parse_qs
 import orjson
 import yaml
 
-from statestore import discovery, objects, openapi, resources, selectors, tables, watching
+from statestore import (
+    discovery,
+    objects,
+    openapi,
+    protobuf,
+    resources,
+    selectors,
+    tables,
+    watching,
+)
 from statestore.errors import Cause, StatusError, bad_request, not_found
 from statestore.patching import APPLY_PATCH
 from statestore.resources import ResourceInfo
@@ -203,16 +212,10 @@ class ApiServer:
         content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
         content_type = content_type.split(";")[0].strip().lower()
         if content_type == PROTOBUF and body:
-            # client-go's typed clients (``kubectl create namespace|secret|configmap``) always
-            # send built-in kinds as Protobuf; say so instead of "not valid JSON".
-            raise StatusError(
-                415,
-                "UnsupportedMediaType",
-                f"the WWS embedded store reads JSON and YAML request bodies, not {PROTOBUF}; "
-                "'kubectl create <kind>' sends Protobuf for built-in kinds: pipe it through "
-                "apply instead, e.g. 'kubectl create namespace NAME --dry-run=client -o yaml "
-                "| kubectl apply -f -'",
-            )
+            # client-go's typed clients (``kubectl create namespace|secret|configmap``) send
+            # built-in kinds as Protobuf; the store decodes those few kinds into JSON.
+            body = orjson.dumps(protobuf.decode(body))
+            content_type = "application/json"
         dry_run = query.get("dryRun") == "All"
         if query.get("dryRun") not in (None, "All"):
             raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')

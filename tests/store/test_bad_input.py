@@ -122,15 +122,23 @@ def test_malformed_json_and_yaml_are_400(
             headers={"Content-Type": MERGE},
         )
         assert_status(response, 400, "BadRequest")
-        # Protobuf (what client-go's typed clients send for built-in kinds) is refused as such.
+        # Protobuf (what client-go's typed clients send for built-in kinds) is read for the
+        # core kinds kubectl creates; a truncated body or another kind is refused as such.
         response = api.request(
             "POST",
             "/api/v1/namespaces",
-            content=b"k8s\x00\n\x0f\n\x02v1\x12\tNamespace",
+            content=b"k8s\x00\n\x0f\n\x02v1\x12\tNamespace\x12\x05\n\x07",
+            headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
+        )
+        assert_status(response, 400, "BadRequest")
+        response = api.request(
+            "POST",
+            widgets(namespace),
+            content=b"k8s\x00\x0a\x15\x0a\x07apps/v1\x12\x0aDeployment",
             headers={"Content-Type": "application/vnd.kubernetes.protobuf"},
         )
         status = assert_status(response, 415, "UnsupportedMediaType")
-        assert "JSON and YAML" in status["message"]
+        assert "JSON or YAML" in status["message"]
         response = api.request(
             "POST",
             widgets(namespace),

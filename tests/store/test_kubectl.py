@@ -595,14 +595,20 @@ def test_crd_applied_and_deleted_at_run_time(
 
 
 def test_create_builtin_kinds(kubectl: Kubectl, api: Api) -> None:
-    """``kubectl create namespace|secret`` sends Protobuf, which the store refuses with a 415
-    that says what to do; the documented way (``--dry-run=client -o yaml | apply``) works."""
+    """``kubectl create namespace|secret|configmap`` send Protobuf, which the store reads;
+    the apply route (``--dry-run=client -o yaml | apply``) works as well."""
     name = unique("made")
-    refused = kubectl.run("create", "namespace", name, check=False)
-    assert refused.returncode != 0
-    assert "UnsupportedMediaType" in refused.stderr, refused.stderr
-    assert "--dry-run=client -o yaml | kubectl apply -f -" in refused.stderr
-    assert api.get(f"/api/v1/namespaces/{name}").status_code == 404
+    assert f"namespace/{name} created" in kubectl.out("create", "namespace", name)
+    namespace = api.get_json(f"/api/v1/namespaces/{name}")
+    assert namespace["status"]["phase"] == "Active"
+    assert "generateName" not in namespace["metadata"]
+    kubectl.out("create", "secret", "generic", "direct", "-n", name, "--from-literal=token=abc")
+    direct = api.get_json(f"/api/v1/namespaces/{name}/secrets/direct")
+    assert (direct["type"], direct["data"]) == ("Opaque", {"token": "YWJj"})  # base64 of abc
+    kubectl.out("create", "configmap", "settings", "-n", name, "--from-literal=a=b")
+    assert api.get_json(f"/api/v1/namespaces/{name}/configmaps/settings")["data"] == {"a": "b"}
+    kubectl.out("delete", "namespace", name, "--wait")
+    name = unique("made")
 
     manifest = kubectl.out("create", "namespace", name, "--dry-run=client", "-o", "yaml")
     assert f"namespace/{name} created" in kubectl.out("apply", "-f", "-", stdin=manifest)
