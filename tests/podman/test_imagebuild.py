@@ -82,13 +82,17 @@ def test_built_image_is_cached_by_recipe_hash(workspace_image: str, data_dir: Pa
     assert not result.built
     assert time.monotonic() - started < 5
     assert lines == [f"{workspace_image} is up to date (recipe {result.recipe_hash[:12]})"]
-    assert any((data_dir / "images" / "cache").glob("debootstrap-bookworm-*.tar"))
 
 
 @pytest.mark.podman
 @pytest.mark.slow
 def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path: Path) -> None:
-    """A recipe change rebuilds (from the cached packages: no download); then it is cached."""
+    """A recipe change rebuilds, keeping the downloaded packages; then it is cached.
+
+    NB: whether the packages were already cached depends on what built the session's image
+    (a CI clone may find it in Podman's storage, built by another checkout), so the first
+    build may download; the cache must exist after it either way.
+    """
     recipe = tmp_path / "workspace"
     shutil.copytree(imagebuild.RECIPE_DIR, recipe)
     (recipe / "rootfs" / "etc").mkdir(parents=True, exist_ok=True)
@@ -102,7 +106,8 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
             data_dir, image=image, recipe_dir=recipe, progress=lines.append
         )
         assert result.built
-        assert any("packages: cached" in line for line in lines), lines
+        assert any(line.startswith("packages: ") for line in lines), lines
+        assert any((data_dir / "images" / "cache").glob("debootstrap-bookworm-*.tar"))
         assert any("build script 10-marker" in line for line in lines), lines
         assert imagebuild.image_recipe_hash(image) == imagebuild.recipe_hash(recipe)
         out = podman(
