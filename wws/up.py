@@ -77,6 +77,8 @@ def main(*, data_dir: Path, listen: str) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    # NB: explicit, because a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     try:
         _say("wws up: starting the state store ...")
         store = subprocess.Popen(
