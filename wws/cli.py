@@ -49,7 +49,9 @@ def _image_build(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from wws import up
 
-    return up.main(data_dir=Path(args.data_dir), listen=args.listen)
+    return up.main(
+        data_dir=Path(args.data_dir), listen=args.listen, health_listen=args.health_listen
+    )
 
 
 def _ssh_config(args: argparse.Namespace) -> int:
@@ -115,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="store + controller + web UI on this machine")
     up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     up.add_argument("--listen", default="127.0.0.1:6443", help="the store's HOST:PORT")
+    up.add_argument(
+        "--health-listen", default="127.0.0.1:8081", help="the controller's health + /metrics"
+    )
     up.set_defaults(handler=_up)
     return parser
 

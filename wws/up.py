@@ -53,7 +53,7 @@ def _wait_for_store(kubeconfig: Path, process: subprocess.Popen[bytes], timeout:
     raise SystemExit(f"wws up: the store did not answer within {timeout:.0f} s")
 
 
-def main(*, data_dir: Path, listen: str) -> int:
+def main(*, data_dir: Path, listen: str, health_listen: str = "127.0.0.1:8081") -> int:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = data_dir / "kubeconfig"
@@ -108,7 +108,14 @@ def main(*, data_dir: Path, listen: str) -> int:
         # The controller keeps its provider state (the Podman socket, workspace config
         # folders) under the same data dir as everything else of this installation.
         controller = subprocess.Popen(
-            _wws("controller", "run", "--kubeconfig", str(kubeconfig)),
+            _wws(
+                "controller",
+                "run",
+                "--kubeconfig",
+                str(kubeconfig),
+                "--health-listen",
+                health_listen,
+            ),
             env={**env, "WWS_DATA_DIR": str(data_dir)},
         )
         children.append(("controller", controller))

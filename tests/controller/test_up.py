@@ -1,0 +1,82 @@
+"""``wws up``: store + controller on one machine, a ready-to-paste kubectl line, clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.controller.conftest import free_port
+from tests.support.kubectl import PINNED
+from tests.support.storeproc import REPO
+from wws import imagebuild
+
+pytestmark = pytest.mark.podman
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found |= {int(child) for child in text}
+    return found
+
+
+def test_up_serves_the_api_and_ctrl_c_stops_everything(
+    workspace_image: str, tmp_path: Path
+) -> None:
+    if workspace_image != imagebuild.IMAGE:
+        pytest.skip(f"wws up uses {imagebuild.IMAGE}; this run tests {workspace_image}")
+    data_dir = tmp_path / "up"
+    health = free_port()
+    output = (tmp_path / "up.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wws.cli", "up", "--data-dir", str(data_dir),
+         "--listen", f"127.0.0.1:{free_port()}", "--health-listen", f"127.0.0.1:{health}"],
+        cwd=REPO, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while "Press Ctrl-C to stop." not in Path(output.name).read_text():
+            assert process.poll() is None, Path(output.name).read_text()[-3000:]
+            assert time.monotonic() < deadline, Path(output.name).read_text()[-3000:]
+            time.sleep(0.2)
+        said = Path(output.name).read_text()
+        kubeconfig = data_dir / "kubeconfig"
+        assert f"kubeconfig: {kubeconfig}" in said
+        assert f"kubectl --kubeconfig {kubeconfig} apply -f {REPO / 'examples'}" in said
+        kubectl = [str(PINNED), "--kubeconfig", str(kubeconfig), "--cache-dir",
+                   str(tmp_path / "kc")]  # fmt: skip
+        crds = subprocess.run([*kubectl, "get", "crd", "-o", "name"], capture_output=True,
+                              text=True, check=True).stdout  # fmt: skip
+        assert "workspaces.wws.dev" in crds
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{health}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the controller's health endpoint"
+                time.sleep(0.2)
+        children = _children(process.pid)
+        assert len(children) >= 2  # the store and the controller
+
+        process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert process.wait(timeout=30) == 0
+        for child in children:
+            assert (
+                not Path(f"/proc/{child}").exists()
+                or "zombie" in Path(f"/proc/{child}/status").read_text()
+            ), f"child {child} still runs"
+        assert "stopping" in Path(output.name).read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        output.close()
