@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Final
 
+from statestore import cel
 from statestore.errors import Cause
 
 __all__ = [
@@ -509,6 +510,21 @@ def _type_ok(node: _Node, value: Any, got: str) -> bool:
 # --------------------------------------------------------------------------------------------
 
 
+def _cel_checks(schema: dict[str, Any]) -> list[_Check]:
+    """``x-kubernetes-validations`` rules; one that does not compile is left to validate_crd."""
+    found: list[_Check] = []
+    for validation in schema.get("x-kubernetes-validations") or ():
+        if not isinstance(validation, dict):
+            continue
+        try:
+            check = cel.rule_check(validation)
+        except cel.RuleError:
+            continue
+        if check is not None:
+            found.append(check)
+    return found
+
+
 def _build_checks(schema: dict[str, Any], node: _Node) -> list[_Check]:
     checks: list[_Check] = []
     enum = schema.get("enum")
@@ -518,6 +534,7 @@ def _build_checks(schema: dict[str, Any], node: _Node) -> list[_Check]:
     checks.extend(_number_checks(schema))
     checks.extend(_array_checks(schema))
     checks.extend(_object_checks(schema, node))
+    checks.extend(_cel_checks(schema))
     checks.extend(_junctor_checks(schema))
     return checks
 
@@ -1506,6 +1523,16 @@ class _SchemaChecker:
                 )
 
     def structure(self, schema: dict[str, Any], path: str, level: str) -> None:
+        for index, validation in enumerate(schema.get("x-kubernetes-validations") or ()):
+            rule = validation.get("rule") if isinstance(validation, dict) else None
+            where = f"{path}.x-kubernetes-validations[{index}].rule"
+            if not isinstance(rule, str) or not rule:
+                self.add(_required(where))
+                continue
+            try:
+                cel.compile_rule(rule)
+            except cel.RuleError as error:
+                self.add(_invalid(where, rule, str(error)))
         kind = schema.get("type")
         int_or_string = schema.get("x-kubernetes-int-or-string") is True
         preserve = schema.get("x-kubernetes-preserve-unknown-fields") is True
