@@ -22,6 +22,9 @@ class Providers:
         self.settings = settings
         self._opened: dict[str, base.Provider] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        #: Opens whose caller was cancelled (e.g. at shutdown): they run on, and close()
+        #: waits for them, so a runtime service started meanwhile is never left behind.
+        self._opening: dict[str, tuple[base.Provider, asyncio.Future[None]]] = {}
 
     def available(self) -> list[str]:
         """The installed providers' names (the ``wws.providers`` entry points)."""
@@ -43,18 +46,29 @@ class Providers:
             if provider is not None:
                 return provider
             provider = registry.create(name, self.settings)
+            opening = asyncio.ensure_future(provider.open())
+            self._opening[name] = (provider, opening)
             try:
-                await provider.open()
+                # NB: shielded: a cancelled handler must not abandon a half-started service.
+                await asyncio.shield(opening)
             except base.ProviderError:
+                self._opening.pop(name, None)
                 raise
             except Exception as error:
+                self._opening.pop(name, None)
                 raise base.ProviderUnavailable(f"{name}: cannot open: {error}") from error
+            self._opening.pop(name, None)
             self._opened[name] = provider
             log.info("provider opened", provider=name)
             return provider
 
     async def close(self) -> None:
         """Close every opened provider (workspaces keep running)."""
+        for name, (provider, opening) in list(self._opening.items()):
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(opening), timeout=30)
+            self._opened.setdefault(name, provider)
+        self._opening.clear()
         for name, provider in list(self._opened.items()):
             with contextlib.suppress(Exception):
                 await provider.close()

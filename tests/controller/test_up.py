@@ -28,6 +28,22 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of live processes that name ``text`` (e.g. a Podman service's socket)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "status").read_text()
+        except OSError:
+            continue
+        if text in command and "zombie" not in state:
+            found.append(command)
+    return found
+
+
 def test_up_serves_the_api_and_ctrl_c_stops_everything(
     workspace_image: str, tmp_path: Path
 ) -> None:
@@ -67,6 +83,8 @@ def test_up_serves_the_api_and_ctrl_c_stops_everything(
                 time.sleep(0.2)
         children = _children(process.pid)
         assert len(children) >= 2  # the store and the controller
+        # The controller's Podman service (if it has started one by now) is a grandchild.
+        children |= {grandchild for child in children for grandchild in _children(child)}
 
         process.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert process.wait(timeout=30) == 0
@@ -76,6 +94,7 @@ def test_up_serves_the_api_and_ctrl_c_stops_everything(
                 or "zombie" in Path(f"/proc/{child}/status").read_text()
             ), f"child {child} still runs"
         assert "stopping" in Path(output.name).read_text()
+        assert _processes_mentioning(str(data_dir)) == [], "a part of wws up outlived it"
     finally:
         if process.poll() is None:
             process.kill()
