@@ -44,6 +44,24 @@ MAX_BODY_BYTES = 3 * 1024 * 1024
 JSON = b"application/json"
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 _OPEN_PATHS = frozenset({"/healthz", "/livez", "/readyz"})
+# Field selectors each kind accepts (as kube-apiserver); custom resources: the common two.
+_COMMON = frozenset({"metadata.name", "metadata.namespace"})
+_SELECTABLE_FIELDS: dict[str, frozenset[str]] = {
+    "events": _COMMON
+    | {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "reason",
+        "type",
+        "source",
+        "reportingComponent",
+    },
+    "secrets": _COMMON | {"type"},
+    "namespaces": _COMMON | {"status.phase"},
+}
 
 
 @dataclass(frozen=True)
@@ -474,26 +492,8 @@ class ApiServer:
 
     def _matcher(self, target: Target, query: Query) -> Callable[[Any], bool] | None:
         labels = selectors.parse_label_selector(query.get("labelSelector"))
-        allowed = {"metadata.name", "metadata.namespace"}
-        if target.info is resources.EVENTS:
-            allowed |= {
-                "involvedObject.kind",
-                "involvedObject.namespace",
-                "involvedObject.name",
-                "involvedObject.uid",
-                "involvedObject.apiVersion",
-                "reason",
-                "type",
-                "source",
-                "reportingComponent",
-            }
-        if target.info is resources.SECRETS:
-            allowed.add("type")
-        if target.info is resources.NAMESPACES:
-            allowed.add("status.phase")
-        fields = selectors.parse_field_selector(
-            query.get("fieldSelector"), allowed=frozenset(allowed)
-        )
+        allowed = _SELECTABLE_FIELDS.get(target.info.plural if target.info.builtin else "", _COMMON)
+        fields = selectors.parse_field_selector(query.get("fieldSelector"), allowed=allowed)
         return selectors.compile_matcher(labels, fields)
 
     def _list_body(self, target: Target, revision: int, items: list[bytes]) -> bytes:

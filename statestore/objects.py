@@ -8,7 +8,7 @@ import re
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from statestore.errors import Cause
@@ -264,6 +264,4 @@ def crd_status(crd: dict[str, Any]) -> dict[str, Any]:
 
 
 def now_minus(seconds: int) -> str:
-    from datetime import timedelta
-
     return (datetime.now(UTC) - timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -33,15 +33,6 @@ def load_or_create_token(data_dir: Path) -> str:
     return token
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 @dataclass(frozen=True)
 class TLSFiles:
     cert: Path

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from statestore import errors, objects, patching, resources, schema, selectors
+from statestore import errors, objects, patching, resources, schema
 from statestore.errors import Cause, StatusError
 from statestore.resources import ResourceInfo
 from statestore.storage import ADDED, DELETED, EVENT_NAMES, MODIFIED, Record, Storage
@@ -65,11 +65,6 @@ class Watcher:
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
-
-
-def _key_parts(key: str) -> tuple[str, str]:
-    _, _, namespace, name = key.split("/", 3)
-    return namespace, name
 
 
 class Store:
@@ -167,12 +162,6 @@ class Store:
             )
         )
         return self.revision, items
-
-    def count(self, info: ResourceInfo, namespace: str | None = None) -> int:
-        if namespace is None:
-            return len(self._bucket(info.group, info.plural))
-        prefix = info.key_prefix(namespace)
-        return sum(1 for key in self._bucket(info.group, info.plural) if key.startswith(prefix))
 
     # ---------------------------------------------------------------- the write path
 
@@ -885,5 +874,4 @@ __all__ = [
     "Watcher",
     "WriteResult",
     "event_name",
-    "selectors",
 ]
