@@ -25,11 +25,12 @@ host:
 up: setup
 	$(BIN)/wws up --data-dir $(DATA_DIR)
 
-## lint: ruff and mypy
+## lint: ruff, mypy and the import contracts of docs/architecture.md (import-linter)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## test: lint, then the whole test suite against real components
 test: setup lint
@@ -45,4 +46,4 @@ crds: $(STAMP)
 	$(BIN)/wws crds generate
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache
