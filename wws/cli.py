@@ -64,6 +64,17 @@ def _ssh_config(args: argparse.Namespace) -> int:
     )
 
 
+def _dev_github(args: argparse.Namespace) -> int:
+    from devgithub import server
+
+    return server.main(
+        users=Path(args.users),
+        listen=args.listen,
+        auto_approve=args.auto_approve,
+        url_file=Path(args.url_file) if args.url_file else None,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wws", description="Winmutt's Work Spaces")
     parser.add_argument("--log-level", default="INFO")
@@ -113,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--identity-file", help="the private key to log in with (adds IdentityFile)"
     )
     ssh_config.set_defaults(handler=_ssh_config)
+
+    dev = commands.add_parser("dev", help="tools for developing and trying WWS offline")
+    dev_commands = dev.add_subparsers(dest="dev_command", required=True)
+    github = dev_commands.add_parser(
+        "github", help="a local GitHub stand-in (OAuth, users, orgs, teams) from a YAML file"
+    )
+    github.add_argument("--users", required=True, help="the YAML file of users, orgs and teams")
+    github.add_argument(
+        "--listen", default="127.0.0.1:8090", help="HOST:PORT, port 0: any (default %(default)s)"
+    )
+    github.add_argument("--auto-approve", help="sign in as this login without the OAuth page")
+    github.add_argument("--url-file", help="write the URL served to this file once listening")
+    github.set_defaults(handler=_dev_github)
 
     up = commands.add_parser("up", help="store + controller + web UI on this machine")
     up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
