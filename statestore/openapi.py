@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import importlib.resources
 import json
 from typing import Any, Final
 
@@ -40,33 +41,18 @@ _PATCH_REF: Final = f"{_REF}{_META}.Patch"
 _STATUS_REF: Final = f"{_REF}{_META}.Status"
 _DELETE_OPTIONS_REF: Final = f"{_REF}{_META}.DeleteOptions"
 
-_API_VERSION_PROP: Final = {
-    "description": "APIVersion defines the versioned schema of this representation of an object. "
-    "Servers should convert recognized schemas to the latest internal value, and may reject "
-    "unrecognized values. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources",
-    "type": "string",
-}
-_KIND_PROP: Final = {
-    "description": "Kind is a string value representing the REST resource this object "
-    "represents. Servers may infer this from the endpoint the client submits requests to. "
-    "Cannot be updated. In CamelCase. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md"
-    "#types-kinds",
-    "type": "string",
-}
-_METADATA_PROP: Final = {
-    "allOf": [{"$ref": _OBJECT_META_REF}],
-    "default": {},
-    "description": "Standard object's metadata. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-}
-_LIST_METADATA_PROP: Final = {
-    "allOf": [{"$ref": _LIST_META_REF}],
-    "default": {},
-    "description": "Standard list metadata. More info: "
-    "https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata",
-}
+
+#: The static apimachinery parts (type-meta properties, query parameters, the meta/v1 schemas)
+#: are data, shipped as package data and read once at import.
+_STATIC: Final[dict[str, Any]] = json.loads(
+    importlib.resources.files("statestore")
+    .joinpath("static/openapi.json")
+    .read_text(encoding="utf-8")
+)
+_API_VERSION_PROP: Final[dict[str, Any]] = _STATIC["typeMeta"]["apiVersion"]
+_KIND_PROP: Final[dict[str, Any]] = _STATIC["typeMeta"]["kind"]
+_METADATA_PROP: Final[dict[str, Any]] = _STATIC["typeMeta"]["metadata"]
+_LIST_METADATA_PROP: Final[dict[str, Any]] = _STATIC["typeMeta"]["listMetadata"]
 
 #: Media types of a custom resource PATCH (the store's patch handler accepts these).
 _PATCH_TYPES: Final = (
@@ -84,13 +70,16 @@ _CORE_PATCH_TYPES: Final = (*_PATCH_TYPES, "application/strategic-merge-patch+js
 # --------------------------------------------------------------------------------------------
 
 
-def _query(name: str, description: str, kind: str = "string") -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "description": description,
-        "schema": {"type": kind, "uniqueItems": True},
-    }
+_PARAMETERS: Final[dict[str, dict[str, Any]]] = _STATIC["parameters"]
+_PRETTY: Final = _PARAMETERS["pretty"]
+_DRY_RUN: Final = _PARAMETERS["dryRun"]
+_FIELD_MANAGER: Final = _PARAMETERS["fieldManager"]
+_FIELD_VALIDATION: Final = _PARAMETERS["fieldValidation"]
+_FORCE: Final = _PARAMETERS["force"]
+#: ``resourceVersion`` of a single GET.
+_RESOURCE_VERSION: Final = _PARAMETERS["resourceVersion"]
+_LIST_PARAMS: Final[tuple[dict[str, Any], ...]] = tuple(_STATIC["listParameters"])
+_DELETE_PARAMS: Final[tuple[dict[str, Any], ...]] = tuple(_STATIC["deleteParameters"])
 
 
 def _path_param(name: str, description: str) -> dict[str, Any]:
@@ -101,93 +90,6 @@ def _path_param(name: str, description: str) -> dict[str, Any]:
         "required": True,
         "schema": {"type": "string", "uniqueItems": True},
     }
-
-
-_PRETTY: Final = _query(
-    "pretty",
-    "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent "
-    "indicates a browser or command-line HTTP tool (curl and wget).",
-)
-_DRY_RUN: Final = _query(
-    "dryRun",
-    "When present, indicates that modifications should not be persisted. An invalid or "
-    "unrecognized dryRun directive will result in an error response and no further processing "
-    "of the request. Valid values are: - All: all dry run stages will be processed",
-)
-_FIELD_MANAGER: Final = _query(
-    "fieldManager",
-    "fieldManager is a name associated with the actor or entity that is making these changes. "
-    "The value must be less than or 128 characters long, and only contain printable "
-    "characters, as defined by https://golang.org/pkg/unicode/#IsPrint.",
-)
-_FIELD_VALIDATION: Final = _query(
-    "fieldValidation",
-    "fieldValidation instructs the server on how to handle objects in the request (POST/PUT/"
-    "PATCH) containing unknown or duplicate fields. Valid values are: - Ignore: This will "
-    "ignore any unknown fields that are silently dropped from the object, and will ignore all "
-    "but the last duplicate field that the decoder encounters. - Warn: This will send a "
-    "warning via the standard warning response header for each unknown field that is dropped "
-    "from the object, and for each duplicate field that is encountered. - Strict: This will "
-    "fail the request with a BadRequest error if any unknown fields would be dropped from the "
-    "object, or if any duplicate fields are present. The error returned from the server will "
-    "contain all unknown and duplicate fields encountered.",
-)
-_FORCE: Final = _query(
-    "force",
-    'Force is going to "force" Apply requests. It means user will re-acquire conflicting '
-    "fields owned by other people. Force flag must be unset for non-apply patch requests.",
-    "boolean",
-)
-_LIST_PARAMS: Final = (
-    _query(
-        "allowWatchBookmarks",
-        'allowWatchBookmarks requests watch events with type "BOOKMARK".',
-        "boolean",
-    ),
-    _query(
-        "continue",
-        "The continue option should be set when retrieving more results from the server.",
-    ),
-    _query(
-        "fieldSelector",
-        "A selector to restrict the list of returned objects by their "
-        "fields (metadata.name, metadata.namespace). Defaults to everything.",
-    ),
-    _query(
-        "labelSelector",
-        "A selector to restrict the list of returned objects by their "
-        "labels. Defaults to everything.",
-    ),
-    _query("limit", "limit is a maximum number of responses to return for a list call.", "integer"),
-    _query(
-        "resourceVersion",
-        "resourceVersion sets a constraint on what resource versions a request may be served from.",
-    ),
-    _query(
-        "resourceVersionMatch",
-        "resourceVersionMatch determines how resourceVersion is applied to list calls.",
-    ),
-    _query("timeoutSeconds", "Timeout for the list/watch call.", "integer"),
-    _query(
-        "watch",
-        "Watch for changes to the described resources and return them as a stream "
-        "of add, update, and remove notifications.",
-        "boolean",
-    ),
-)
-_DELETE_PARAMS: Final = (
-    _DRY_RUN,
-    _query(
-        "gracePeriodSeconds",
-        "The duration in seconds before the object should be deleted.",
-        "integer",
-    ),
-    _query(
-        "propagationPolicy",
-        "Whether and how garbage collection will be performed: "
-        "'Orphan', 'Background' or 'Foreground'.",
-    ),
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,14 +239,7 @@ class _Operations:
                 f"read{of} the specified {kind}",
                 scope=scope,
                 subresource=suffix,
-                params=(
-                    _query(
-                        "resourceVersion",
-                        "resourceVersion sets a "
-                        "constraint on what resource versions a "
-                        "request may be served from.",
-                    ),
-                ),
+                params=(_RESOURCE_VERSION,),
             )
         if "update" in verbs:
             item["put"] = self.operation(
@@ -508,205 +403,9 @@ def _list_schema(info: ResourceInfo, version: str) -> dict[str, Any]:
     }
 
 
-def _string(description: str, fmt: str = "") -> dict[str, Any]:
-    schema: dict[str, Any] = {"description": description, "type": "string"}
-    if fmt:
-        schema["format"] = fmt
-    return schema
-
-
-def _string_map(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "type": "object",
-        "additionalProperties": {"type": "string", "default": ""},
-    }
-
-
 def _meta_schemas() -> dict[str, Any]:
     """The apimachinery types the documents refer to (enough for explain and clients)."""
-    owner_reference = {
-        "description": "OwnerReference contains enough information to let you identify an "
-        "owning object.",
-        "type": "object",
-        "required": ["apiVersion", "kind", "name", "uid"],
-        "properties": {
-            "apiVersion": _string("API version of the referent."),
-            "blockOwnerDeletion": {
-                "description": "If true, the owner cannot be deleted before "
-                "this reference is removed.",
-                "type": "boolean",
-            },
-            "controller": {
-                "description": "If true, this reference points to the managing controller.",
-                "type": "boolean",
-            },
-            "kind": _string("Kind of the referent."),
-            "name": _string("Name of the referent."),
-            "uid": _string("UID of the referent."),
-        },
-        "x-kubernetes-map-type": "atomic",
-    }
-    object_meta = {
-        "description": "ObjectMeta is metadata that all persisted resources must have, which "
-        "includes all objects users must create.",
-        "type": "object",
-        "properties": {
-            "annotations": _string_map(
-                "Annotations is an unstructured key value map stored "
-                "with a resource that may be set by external tools to "
-                "store and retrieve arbitrary metadata."
-            ),
-            "creationTimestamp": _string(
-                "CreationTimestamp is a timestamp representing the "
-                "server time when this object was created.",
-                "date-time",
-            ),
-            "deletionGracePeriodSeconds": {
-                "description": "Number of seconds allowed for this object to gracefully terminate.",
-                "type": "integer",
-                "format": "int64",
-            },
-            "deletionTimestamp": _string(
-                "DeletionTimestamp is the time after which this "
-                "resource will be deleted; set by the server when a "
-                "graceful deletion is requested.",
-                "date-time",
-            ),
-            "finalizers": {
-                "description": "Must be empty before the object is deleted from the registry.",
-                "type": "array",
-                "items": {"type": "string", "default": ""},
-                "x-kubernetes-list-type": "set",
-            },
-            "generateName": _string(
-                "GenerateName is an optional prefix, used by the server, "
-                "to generate a unique name ONLY IF the Name field has not "
-                "been provided."
-            ),
-            "generation": {
-                "description": "A sequence number representing a specific "
-                "generation of the desired state.",
-                "type": "integer",
-                "format": "int64",
-            },
-            "labels": _string_map(
-                "Map of string keys and values that can be used to organize "
-                "and categorize (scope and select) objects."
-            ),
-            "managedFields": {
-                "description": "ManagedFields maps workflow-id and version to "
-                "the set of fields that are managed by that workflow.",
-                "type": "array",
-                "items": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-            },
-            "name": _string("Name must be unique within a namespace. Cannot be updated."),
-            "namespace": _string(
-                "Namespace defines the space within which each name must be unique."
-            ),
-            "ownerReferences": {
-                "description": "List of objects depended by this object.",
-                "type": "array",
-                "items": {"allOf": [{"$ref": f"{_REF}{_META}.OwnerReference"}], "default": {}},
-                "x-kubernetes-list-map-keys": ["uid"],
-                "x-kubernetes-list-type": "map",
-            },
-            "resourceVersion": _string(
-                "An opaque value that represents the internal version "
-                "of this object, used for optimistic concurrency."
-            ),
-            "selfLink": _string(
-                "Deprecated: selfLink is a legacy read-only field that is no "
-                "longer populated by the system."
-            ),
-            "uid": _string("UID is the unique in time and space value for this object."),
-        },
-    }
-    list_meta = {
-        "description": "ListMeta describes metadata that synthetic resources must have.",
-        "type": "object",
-        "properties": {
-            "continue": _string(
-                "continue may be set if the user set a limit on the number of items returned."
-            ),
-            "remainingItemCount": {
-                "description": "The number of subsequent items in the list "
-                "which are not included in this list response.",
-                "type": "integer",
-                "format": "int64",
-            },
-            "resourceVersion": _string(
-                "String that identifies the server's internal version of this object."
-            ),
-            "selfLink": _string("Deprecated: selfLink is a legacy read-only field."),
-        },
-    }
-    status = {
-        "description": "Status is a return value for calls that don't return other objects.",
-        "type": "object",
-        "properties": {
-            "apiVersion": dict(_API_VERSION_PROP),
-            "code": {
-                "description": "Suggested HTTP return code for this status.",
-                "type": "integer",
-                "format": "int32",
-            },
-            "details": {
-                "description": "Extended data associated with the reason.",
-                "type": "object",
-                "x-kubernetes-preserve-unknown-fields": True,
-            },
-            "kind": dict(_KIND_PROP),
-            "message": _string("A human-readable description of the status of this operation."),
-            "metadata": copy.deepcopy(_LIST_METADATA_PROP),
-            "reason": _string(
-                'A machine-readable description of why this operation is in the "Failure" status.'
-            ),
-            "status": _string('Status of the operation. One of: "Success" or "Failure".'),
-        },
-        "x-kubernetes-group-version-kind": [{"group": "", "kind": "Status", "version": "v1"}],
-    }
-    delete_options = {
-        "description": "DeleteOptions may be provided when deleting an API object.",
-        "type": "object",
-        "properties": {
-            "apiVersion": dict(_API_VERSION_PROP),
-            "dryRun": {
-                "description": "When present, indicates that modifications should not "
-                "be persisted.",
-                "type": "array",
-                "items": {"type": "string", "default": ""},
-                "x-kubernetes-list-type": "atomic",
-            },
-            "gracePeriodSeconds": {
-                "description": "The duration in seconds before the object should be deleted.",
-                "type": "integer",
-                "format": "int64",
-            },
-            "kind": dict(_KIND_PROP),
-            "preconditions": {
-                "description": "Must be fulfilled before a deletion is carried out.",
-                "type": "object",
-                "properties": {
-                    "resourceVersion": _string("Specifies the target ResourceVersion"),
-                    "uid": _string("Specifies the target UID."),
-                },
-            },
-            "propagationPolicy": _string("Whether and how garbage collection will be performed."),
-        },
-    }
-    return {
-        f"{_META}.DeleteOptions": delete_options,
-        f"{_META}.ListMeta": list_meta,
-        f"{_META}.ObjectMeta": object_meta,
-        f"{_META}.OwnerReference": owner_reference,
-        f"{_META}.Patch": {
-            "description": "Patch is provided to give a concrete name and type to the "
-            "Kubernetes PATCH request body.",
-            "type": "object",
-        },
-        f"{_META}.Status": status,
-    }
+    return copy.deepcopy(_STATIC["schemas"])
 
 
 # --------------------------------------------------------------------------------------------
