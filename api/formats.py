@@ -158,6 +158,18 @@ EMAIL = StringFormat(
     max_length=320,
     example="alice@example.com",
 )
+HTTP_URL = StringFormat(
+    what="an http:// or https:// URL",
+    pattern=r"^https?://[^/ \t\r\n?#]+(/[^ \t\r\n?#]*)?$",
+    max_length=2048,
+    example="https://api.github.com",
+)
+INVITEE = StringFormat(
+    what="a GitHub login or an e-mail address",
+    pattern=rf"^({_GITHUB_LOGIN}|[^@ \t\r\n<>]+@[^@ \t\r\n<>]+)$",
+    max_length=320,
+    example="alice",
+)
 SSH_PUBLIC_KEY = StringFormat(
     what="an OpenSSH public key line (type, base64 key, optional comment)",
     pattern=(
@@ -214,6 +226,8 @@ GitHubTeam = Annotated[str, *annotated(GITHUB_TEAM)]
 GitRepository = Annotated[str, *annotated(GIT_REPOSITORY)]
 GitUserName = Annotated[str, *annotated(GIT_USER_NAME)]
 Email = Annotated[str, *annotated(EMAIL)]
+HTTPURL = Annotated[str, *annotated(HTTP_URL)]
+Invitee = Annotated[str, *annotated(INVITEE)]
 SSHPublicKey = Annotated[str, *annotated(SSH_PUBLIC_KEY)]
 IPAddress = Annotated[str, *annotated(IP_ADDRESS)]
 LanguageVersion = Annotated[str, *annotated(LANGUAGE_VERSION)]
@@ -232,6 +246,8 @@ ALL: tuple[StringFormat, ...] = (
     GIT_REPOSITORY,
     GIT_USER_NAME,
     EMAIL,
+    HTTP_URL,
+    INVITEE,
     SSH_PUBLIC_KEY,
     IP_ADDRESS,
     LANGUAGE_VERSION,

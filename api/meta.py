@@ -54,6 +54,23 @@ class Provider(enum.StrEnum):
     KVM = "kvm"
 
 
+class MemberSource(enum.StrEnum):
+    """Where an effective member of an organization or team comes from."""
+
+    SPEC = "spec"
+    INVITATION = "invitation"
+    GITHUB = "github"
+
+
+USER_PREFIX = "github:"
+"""The prefix of a person's Kubernetes user name: ``github:<login>`` (login in lower case)."""
+
+
+def user_name(login: str) -> str:
+    """The Kubernetes user name of a GitHub login, as authentication names people."""
+    return USER_PREFIX + login.lower()
+
+
 def refuse_duplicates(keys: Iterable[str], *, what: str) -> None:
     """``ValueError`` when a key repeats (pydantic's check of a list-map's keys)."""
     seen: set[str] = set()

@@ -7,6 +7,7 @@ organization's Teams and Workspaces live in that namespace.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -22,11 +23,29 @@ class OrganizationRole(enum.StrEnum):
     MEMBER = "member"
 
 
+class SecretKeyRef(meta.Model):
+    """A key of a Secret in the organization's namespace."""
+
+    name: formats.DNSSubdomain
+    """The Secret's name."""
+    key: formats.SecretKey = "token"
+    """The key whose value is used."""
+
+
 class OrganizationGitHub(meta.Model):
-    """The GitHub organization whose members may sign in."""
+    """The GitHub organization whose members are members of this organization too."""
 
     org: formats.GitHubLogin
     """The GitHub organization's login, e.g. ``acme``."""
+    token_secret_ref: SecretKeyRef | None = None
+    """The Secret (in the organization's namespace) holding the token that reads the GitHub
+    organization's and teams' members: a personal access token or a GitHub App installation
+    token with ``read:org``. Unset: members are not read from GitHub."""
+    api_url: formats.HTTPURL = Field(default="https://api.github.com", alias="apiURL")
+    """GitHub's REST API base URL; GitHub Enterprise Server: ``https://HOST/api/v3``."""
+    sync_interval: formats.Duration = "5m"
+    """How often members are read again (conditional requests: an unchanged list costs
+    nothing of GitHub's rate limit)."""
 
 
 class OrganizationMember(meta.Model):
@@ -37,6 +56,20 @@ class OrganizationMember(meta.Model):
     role: OrganizationRole = OrganizationRole.MEMBER
     """owner: everything, including the organization itself; admin: every team and workspace;
     member: their own workspaces and those of their teams."""
+
+
+class EffectiveMember(meta.StatusModel):
+    """A member of the organization as the controller resolved it."""
+
+    user: str
+    """The member's GitHub login."""
+    role: OrganizationRole
+    """The member's role (the highest one when several sources list the person)."""
+    source: meta.MemberSource
+    """Where the membership comes from: spec (``spec.members``), invitation (an accepted
+    Invitation) or github (``spec.github.org``)."""
+    invitation: str | None = None
+    """The name of the accepted Invitation, when the source is invitation."""
 
 
 class OrganizationQuota(meta.Model):
@@ -71,7 +104,8 @@ class OrganizationSpec(meta.Model):
     display_name: str | None = Field(default=None, max_length=256)
     """The name people read, e.g. "Acme Inc."; the object's name when unset."""
     github: OrganizationGitHub | None = None
-    """The GitHub organization whose members may sign in; unset: only ``members``."""
+    """The GitHub organization whose members are members too (role member); unset: only
+    ``members`` and accepted Invitations."""
     members: list[OrganizationMember] = Field(
         default_factory=list, json_schema_extra=meta.list_map("user")
     )
@@ -96,13 +130,20 @@ class OrganizationStatus(meta.StatusModel):
     conditions: list[meta.Condition] = Field(
         default_factory=list, json_schema_extra=meta.list_map("type")
     )
-    """Ready (the summary) and NamespaceReady."""
+    """Ready (the summary), NamespaceReady, AccessReady (the RBAC objects that enforce
+    membership are in place) and GitHubSynced (with ``spec.github``)."""
     message: str | None = None
     """The message of the first failing condition, if any."""
     namespace: str | None = None
     """The namespace of the organization's Teams and Workspaces."""
     members: int | None = Field(default=None, ge=0)
-    """How many members the organization has (``spec.members``)."""
+    """How many effective members the organization has (every source)."""
+    effective_members: list[EffectiveMember] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("user")
+    )
+    """The organization's members from every source, one entry per person."""
+    last_github_sync_time: datetime | None = None
+    """When the members of ``spec.github.org`` were last read from GitHub."""
     teams: int | None = Field(default=None, ge=0)
     """How many Teams the organization's namespace holds."""
     workspaces: int | None = Field(default=None, ge=0)
@@ -135,7 +176,7 @@ class Organization(meta.Resource):
                 name="Members",
                 type="integer",
                 json_path=".status.members",
-                description="Number of members.",
+                description="Number of effective members.",
             ),
             meta.PrinterColumn(
                 name="Teams",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from api import meta, organization, team, workspace
+from api import invitation, meta, organization, team, workspace
 
 ALL: tuple[type[meta.Resource], ...] = (
     organization.Organization,
     team.Team,
     workspace.Workspace,
+    invitation.Invitation,
 )
 
 

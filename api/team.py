@@ -7,6 +7,7 @@ is shared with the team's members according to their role.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -21,11 +22,7 @@ class TeamRole(enum.StrEnum):
     MEMBER = "member"
 
 
-class MemberSource(enum.StrEnum):
-    """Where an effective member of a team comes from."""
-
-    SPEC = "spec"
-    GITHUB = "github"
+MemberSource = meta.MemberSource
 
 
 class TeamMember(meta.Model):
@@ -77,8 +74,9 @@ class EffectiveMember(meta.StatusModel):
     """The member's GitHub login."""
     role: TeamRole
     """The member's role in the team (the higher one when listed by several sources)."""
-    source: MemberSource
-    """Where the membership comes from: spec (``spec.members``) or github (``githubTeam``)."""
+    source: meta.MemberSource
+    """Where the membership comes from: spec (``spec.members``), invitation (an accepted
+    Invitation that names the team) or github (``githubTeam``)."""
 
 
 class TeamStatus(meta.StatusModel):
@@ -89,7 +87,7 @@ class TeamStatus(meta.StatusModel):
     conditions: list[meta.Condition] = Field(
         default_factory=list, json_schema_extra=meta.list_map("type")
     )
-    """Ready (the summary) and MembersResolved."""
+    """Ready (the summary), MembersResolved and GitHubSynced (with ``githubTeam``)."""
     message: str | None = None
     """The message of the first failing condition, if any."""
     members: int | None = Field(default=None, ge=0)
@@ -98,6 +96,8 @@ class TeamStatus(meta.StatusModel):
         default_factory=list, json_schema_extra=meta.list_map("user")
     )
     """The team's members from all sources, one entry per person."""
+    last_github_sync_time: datetime | None = None
+    """When the members of ``githubTeam`` were last read from GitHub."""
 
 
 class Team(meta.Resource):

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import pydantic
 import pytest
 
-from api import formats, languages, meta, organization, resources, team, units, workspace
+from api import (
+    formats,
+    invitation,
+    languages,
+    meta,
+    organization,
+    resources,
+    team,
+    units,
+    workspace,
+)
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTestsOnly0123456789abcdefABCDEF alice@laptop"
 
@@ -149,8 +159,24 @@ def test_organization_and_team_parse_with_defaults() -> None:
     assert team.TeamMember(user="bob").role == "member"
 
 
+def test_invitation_defaults_and_kinds_of_invitee() -> None:
+    by_login = invitation.Invitation.model_validate(
+        {"metadata": {"name": "carol", "namespace": "acme"}, "spec": {"invitee": "carol"}}
+    )
+    assert by_login.spec.role == "member" and by_login.spec.expires_after == "7d"
+    assert not by_login.spec.by_email and by_login.spec.teams == []
+    by_email = invitation.InvitationSpec(invitee="carol@example.com", expires_after="12h")
+    assert by_email.by_email
+    assert meta.user_name("Carol") == "github:carol"
+
+
 def test_resources_lists_every_kind() -> None:
-    assert [model.RESOURCE.kind for model in resources.ALL] == ["Organization", "Team", "Workspace"]
+    assert [model.RESOURCE.kind for model in resources.ALL] == [
+        "Organization",
+        "Team",
+        "Workspace",
+        "Invitation",
+    ]
     assert resources.by_kind("Workspace") is workspace.Workspace
     assert workspace.Workspace.RESOURCE.short_names == ("ws",)
     assert organization.Organization.RESOURCE.namespaced is False
@@ -258,6 +284,21 @@ def test_workspace_spec_refuses_with_the_field_named(
         (team.TeamSpec, {"members": [{"user": "bob", "role": "owner"}]}, "members.0.role"),
         (team.TeamSpec, {"quota": {"maxWorkspaces": -1}}, "quota.maxWorkspaces"),
         (team.TeamSpec, {"quota": {"memory": "32 GiB"}}, "quota.memory"),
+        (invitation.InvitationSpec, {"invitee": "not a login"}, "invitee"),
+        (invitation.InvitationSpec, {"invitee": "a", "role": "boss"}, "role"),
+        (invitation.InvitationSpec, {"invitee": "a", "teams": [{"name": "A"}]}, "teams.0.name"),
+        (
+            invitation.InvitationSpec,
+            {"invitee": "a", "teams": [{"name": "x", "role": "owner"}]},
+            "teams.0.role",
+        ),
+        (invitation.InvitationSpec, {"invitee": "a", "expiresAfter": "0"}, "expiresAfter"),
+        (invitation.InvitationSpec, {"invitee": "a", "expiresAfter": "1w"}, "expiresAfter"),
+        (
+            organization.OrganizationSpec,
+            {"github": {"org": "acme", "apiURL": "github.example"}},
+            "github.apiURL",
+        ),
     ],
 )
 def test_organization_and_team_refuse_with_the_field_named(
@@ -356,6 +397,16 @@ FORMAT_CASES: dict[str, tuple[formats.StringFormat, list[str], list[str]]] = {
         formats.EMAIL,
         ["a@b", "alice@example.com", "1+a@users.noreply.github.com"],
         ["a", "a@", "@b", "a b@c"],
+    ),
+    "http url": (
+        formats.HTTP_URL,
+        ["https://api.github.com", "http://127.0.0.1:8090/api/v3", "https://h/api/v3/"],
+        ["", "api.github.com", "ftp://x", "https://a b", "https://x/?q"],
+    ),
+    "invitee": (
+        formats.INVITEE,
+        ["alice", "Alice-B", "alice@example.com", "1+a@users.noreply.github.com"],
+        ["", "-a", "a--b", "a b", "a@", "@b", "a@b@c"],
     ),
     "secret key": (formats.SECRET_KEY, ["token", ".dot", "a-b_c.d"], ["", "a/b", "a b"]),
     "condition type": (

@@ -177,7 +177,7 @@ def test_defaults_are_valid_against_their_own_schema(name: str) -> None:
 
 def test_names_columns_and_subresources() -> None:
     crds = _by_kind()
-    assert set(crds) == {"Organization", "Team", "Workspace"}
+    assert set(crds) == {"Organization", "Team", "Workspace", "Invitation"}
     for kind, crd in crds.items():
         spec = crd["spec"]
         assert crd["metadata"]["name"] == f"{spec['names']['plural']}.wws.dev"
