@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from api import times
+
 CONFIG_VERSION = 1
 """``workspace.json``'s ``version``; the agent refuses a newer one (ConfigUnsupported)."""
 
@@ -159,15 +161,6 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def parse_report(data: Mapping[str, Any]) -> AgentReport:
     """The typed form of ``report.json``; raises :class:`ValueError` on a wrong shape."""
     if not isinstance(data, Mapping):
@@ -208,7 +201,7 @@ def parse_report(data: Mapping[str, Any]) -> AgentReport:
     return AgentReport(
         generation=generation if isinstance(generation, int) else None,
         boot_id=_text(data.get("bootId")),
-        updated_at=_parse_time(data.get("updatedAt")),
+        updated_at=times.parse_time(data.get("updatedAt")),
         conditions=tuple(conditions),
         languages=tuple(languages),
     )

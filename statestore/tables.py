@@ -20,6 +20,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Final
 
+from api import times
 from statestore import jsonpath
 from statestore.resources import CRD_GROUP, ResourceInfo, VersionInfo
 from statestore.schema import format_value
@@ -93,12 +94,8 @@ def human_duration(seconds: float) -> str:
 
 
 def _parse_time(value: str) -> dt.datetime | None:
-    if not _RFC3339_RE.match(value):
-        return None
-    try:
-        return dt.datetime.fromisoformat(value.replace("z", "Z").replace("t", "T"))
-    except ValueError:
-        return None
+    """An RFC 3339 timestamp (strictly: the date alone is no age), else ``None``."""
+    return times.parse_time(value) if _RFC3339_RE.match(value) else None
 
 
 def render_age(value: str, now: Now = None) -> str:
