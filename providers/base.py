@@ -12,14 +12,20 @@ fills them from a Workspace's spec, so providers never depend on ``api/``'s clas
 from __future__ import annotations
 
 import abc
+import asyncio
+import builtins
 import enum
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any, ClassVar, Self
+
+from wws import logconfig
+
+log = logconfig.get(__name__)
 
 # --- errors -------------------------------------------------------------------------------
 
@@ -224,6 +230,53 @@ class ProviderSettings:
     options: Mapping[str, str] = field(default_factory=dict)
 
 
+class ChangeKind(enum.StrEnum):
+    WORKSPACE = "workspace"  # a container/VM started, stopped, died, was made or removed
+    REPORT = "report"  # the in-workspace agent wrote a new report
+    CONNECTED = "connected"  # the stream is (again) connected: anything may have changed
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change a provider's runtime reported (:meth:`Provider.subscribe`). ``uid`` names
+    the Workspace ("" for :attr:`ChangeKind.CONNECTED`); ``action`` is the runtime's own
+    word for it (Podman's ``died``, ``start``, ``remove``, ...), for logs."""
+
+    kind: ChangeKind
+    uid: str = ""
+    action: str = ""
+
+
+#: The kinds of :class:`ManagedObject` that are a workspace itself (not its home, network).
+WORKSPACE_KINDS = frozenset({"container", "vm"})
+
+
+def orphans(
+    objects: Collection[ManagedObject],
+    known_uids: Collection[str],
+    namespaces: Collection[str] | None = None,
+) -> dict[str, builtins.list[ManagedObject]]:
+    """The one orphan rule: Workspace UID → its objects that are orphans.
+
+    An object is an orphan when its Workspace UID is not in ``known_uids`` *and*, when
+    ``namespaces`` is given, its namespace is one of them: objects of namespaces the API
+    server does not know (another store, another cluster sharing the runtime, a store
+    restored empty) are left alone, so pointing a controller at the wrong API server never
+    deletes homes. Shared objects (no UID: networks) are never orphans of their own; they
+    go with their last workspace.
+    """
+    known = set(known_uids)
+    allowed = None if namespaces is None else set(namespaces)
+    found: dict[str, builtins.list[ManagedObject]] = {}
+    for obj in objects:
+        if not obj.uid or obj.uid in known:
+            continue
+        if allowed is not None and obj.namespace not in allowed:
+            continue
+        found.setdefault(obj.uid, []).append(obj)
+    return found
+
+
 # --- the interface ------------------------------------------------------------------------
 
 
@@ -268,10 +321,69 @@ class Provider(abc.ABC):
     async def list_managed(self) -> list[ManagedObject]:
         """Every object of this provider that carries WWS labels."""
 
-    @abc.abstractmethod
-    async def remove_orphans(self, known_uids: Collection[str]) -> list[ManagedObject]:
-        """Remove the workspaces and homes whose Workspace UID is not in ``known_uids``
-        (left behind by a crash); returns what was removed."""
+    async def list_leftovers(self, managed: Collection[ManagedObject]) -> list[ManagedObject]:
+        """Objects this provider made that carry no labels of their own (a host folder),
+        of workspaces that have no object in ``managed`` (:meth:`list_managed`'s answer)
+        any more, with the Workspace they belong to as far as they record it. Default:
+        none."""
+        return []
+
+    async def inventory(self) -> list[ManagedObject]:
+        """Everything this provider holds for workspaces: :meth:`list_managed`, then
+        :meth:`list_leftovers`."""
+        managed = await self.list_managed()
+        return [*managed, *await self.list_leftovers(managed)]
+
+    async def remove_orphans(
+        self,
+        known_uids: Collection[str],
+        *,
+        namespaces: Collection[str] | None = None,
+        inventory: Collection[ManagedObject] | None = None,
+    ) -> list[ManagedObject]:
+        """Remove what this provider holds for Workspaces that no longer exist (left
+        behind by a crash), by the one rule of :func:`orphans`, with :meth:`delete` (so the
+        workspace, its home, its host folder and an unused network go together); returns
+        what was removed. A workspace that cannot be removed is logged and skipped (the
+        next sweep tries again).
+
+        ``inventory``: :meth:`inventory`'s answer, when the caller took it *before* it
+        read ``known_uids`` (so a workspace made in between is never taken for an orphan);
+        without it, the provider lists its objects now."""
+        held = await self.inventory() if inventory is None else inventory
+        removed: list[ManagedObject] = []
+        for uid, objects in orphans(held, known_uids, namespaces).items():
+            first = objects[0]
+            ref = WorkspaceRef(
+                namespace=first.namespace,
+                name=first.workspace,
+                uid=uid,
+                organization=first.organization or first.namespace,
+            )
+            try:
+                await self.delete(ref)
+            except Exception as error:
+                log.warning(
+                    "orphan not removed",
+                    provider=self.name,
+                    namespace=ref.namespace,
+                    name=ref.name,
+                    uid=uid,
+                    error=str(error),
+                )
+                continue
+            for obj in objects:
+                log.info(
+                    "orphan removed",
+                    provider=self.name,
+                    kind=obj.kind,
+                    object=obj.name,
+                    namespace=obj.namespace,
+                    name=obj.workspace,
+                    uid=uid,
+                )
+            removed.extend(objects)
+        return removed
 
     @abc.abstractmethod
     async def read_report(self, ref: WorkspaceRef) -> dict[str, Any] | None:
@@ -279,3 +391,42 @@ class Provider(abc.ABC):
         written under :data:`AGENT_STATUS_DIR`; ``None`` when there is none yet (not started,
         or this boot's agent has not written one) or it cannot be read. The provider drops
         the previous boot's report when it starts the workspace, so a report is this boot's."""
+
+    # --- following many workspaces at once (the controller at scale) -----------------------
+
+    async def list(self) -> dict[str, Observed]:
+        """Every workspace of this provider, observed, by Workspace UID, in one batched
+        listing (labels select WWS's objects): what a resync compares with the statuses
+        instead of one :meth:`observe` per workspace. A UID that is missing has neither a
+        workspace nor a home here (:attr:`State.ABSENT`, ``home_exists`` False); one with
+        only its home is :attr:`State.ABSENT` with ``home_exists``. The answer may be
+        coarser than :meth:`observe`'s (no failure message): it finds drift, the reconcile
+        that follows looks closer. Default: :meth:`list_managed`, then :meth:`observe` of
+        each workspace found (override with one call to the runtime)."""
+        found: dict[str, Observed] = {}
+        managed = await self.list_managed()
+        for obj in managed:
+            if obj.kind in WORKSPACE_KINDS and obj.uid and obj.uid not in found:
+                ref = WorkspaceRef(obj.namespace, obj.workspace, obj.uid, obj.organization)
+                found[obj.uid] = await self.observe(ref)
+        for obj in managed:
+            if obj.uid and obj.uid not in found and obj.kind not in WORKSPACE_KINDS:
+                found[obj.uid] = Observed(state=State.ABSENT, home_exists=True)
+        return found
+
+    async def subscribe(self) -> AsyncIterator[Change]:
+        """The runtime's changes as they happen, for as long as the connection lasts.
+
+        The stream's first item is a :attr:`ChangeKind.CONNECTED` once it is connected;
+        then one :class:`Change` per workspace event (a container/VM started, stopped,
+        died, was created or removed: :attr:`ChangeKind.WORKSPACE`) and per new agent
+        report (:attr:`ChangeKind.REPORT`). Only WWS's objects (by label) are reported.
+        The iterator ends, or raises :class:`ProviderError`, when the connection is lost:
+        the caller subscribes again and, on the next CONNECTED, re-lists (:meth:`list`),
+        so nothing that happened in between is missed. Cancelling the consumer closes the
+        stream.
+
+        Default, for a runtime without events: CONNECTED, then nothing until cancelled
+        (the caller's periodic :meth:`list` finds every change)."""
+        yield Change(ChangeKind.CONNECTED)
+        await asyncio.Event().wait()

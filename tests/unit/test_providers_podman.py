@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from api import times
 from providers import base
-from providers.podman import naming, provider
+from providers.podman import naming, observing, provider
 
 REF = base.WorkspaceRef(namespace="acme", name="alice-api", uid="1234-abcd", organization="acme")
 
@@ -55,7 +56,7 @@ def test_container_spec() -> None:
 
 
 def test_state_mapping() -> None:
-    state = provider._state_of
+    state = observing.state_of
     assert state({"Status": "running"}) == (base.State.RUNNING, "")
     assert state({"Status": "created"}) == (base.State.CREATED, "")
     assert state({"Status": "exited", "ExitCode": 0}) == (base.State.STOPPED, "")
@@ -73,7 +74,7 @@ def test_state_mapping() -> None:
 
 
 def test_podman_times() -> None:
-    parse = provider._parse_time
+    parse = times.parse_time
     assert parse("0001-01-01T00:00:00Z") is None
     assert parse("") is None
     assert parse("2026-11-26T02:29:58.588607123Z") == datetime(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -29,9 +28,6 @@ class ThirdPartyProvider(base.Provider):
         return base.Observed(state=base.State.ABSENT)
 
     async def list_managed(self) -> list[base.ManagedObject]:
-        return []
-
-    async def remove_orphans(self, known_uids: Collection[str]) -> list[base.ManagedObject]:
         return []
 
     async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:

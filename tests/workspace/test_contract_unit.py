@@ -113,18 +113,18 @@ def test_podman_config_folder_is_synced_atomically(tmp_path: Path) -> None:
         "secrets/github-token": b"t",
         "secrets/code-server-password": b"p",
     }
-    assert provider._sync_config("u-1", files) is True
+    assert provider.folders.sync_config("u-1", files) is True
     config = tmp_path / "workspaces" / "u-1" / "config"
     assert (config / "workspace.json").read_bytes() == b"{}"
     assert (config / "workspace.json").stat().st_mode & 0o777 == 0o644
     assert (config / "secrets" / "github-token").stat().st_mode & 0o777 == 0o600
     assert (config / "secrets").stat().st_mode & 0o777 == 0o700
     inode = (config / "workspace.json").stat().st_ino
-    assert provider._sync_config("u-1", files) is False  # unchanged: untouched
+    assert provider.folders.sync_config("u-1", files) is False  # unchanged: untouched
     assert (config / "workspace.json").stat().st_ino == inode
     del files["secrets/github-token"]
     files["workspace.json"] = b'{"generation": 2}'
-    assert provider._sync_config("u-1", files) is True
+    assert provider.folders.sync_config("u-1", files) is True
     assert not (config / "secrets" / "github-token").exists()
     assert (config / "workspace.json").stat().st_ino != inode  # replaced, not rewritten
     assert sorted(p.name for p in config.rglob("*")) == [
@@ -132,7 +132,7 @@ def test_podman_config_folder_is_synced_atomically(tmp_path: Path) -> None:
         "secrets",
         "workspace.json",
     ]
-    assert provider._sync_config("u-1", {}) is True
+    assert provider.folders.sync_config("u-1", {}) is True
     assert list(config.iterdir()) == []
 
 
