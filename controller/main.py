@@ -35,7 +35,7 @@ from typing import Any
 
 import kopf
 
-from controller import handlers, health, kubeapi, login, providerpool
+from controller import context, handlers, health, kubeapi, login, providerpool
 from providers import base
 from wws import logconfig
 
@@ -94,7 +94,7 @@ async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: 
     runner = await health.serve(health_listen, readiness)
     api = kubeapi.KubeApi(lambda: login.load(kubeconfig))
     providers = providerpool.Providers(base.ProviderSettings(data_dir=data_dir()))
-    ctx = handlers.Context(
+    ctx = context.Context(
         api=api,
         providers=providers,
         readiness=readiness,

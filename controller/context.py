@@ -1,0 +1,94 @@
+"""What every handler of the controller shares (kopf's ``memo``), and the small helpers
+they all use: the status merge patch into kopf's ``patch``, a logger bound to an object."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import kopf
+
+from controller import health, kubeapi, providerpool
+from reconcilers import conditions, workspace
+from wws import logconfig
+
+log = logconfig.get(__name__)
+
+#: kopf's indexes the controller reads outside its handlers (the organizations' counts).
+INDEXES = ("wws_workspaces", "wws_teams", "wws_organizations")
+
+
+@dataclasses.dataclass
+class Context:
+    """What every handler shares (kopf's ``memo``)."""
+
+    api: kubeapi.KubeApi
+    providers: providerpool.Providers
+    readiness: health.Readiness
+    resync: float = 30.0
+    """Seconds between drift checks of a workspace (``--resync``)."""
+    call_timeout: float = 120.0
+    """How long one provider call may take before it counts as failed (and is retried)."""
+    timeouts: workspace.Timeouts = dataclasses.field(default_factory=workspace.Timeouts)
+    agent_poll: float = 1.0
+    """Seconds between looks at the agent's report while it has work in progress."""
+    agent_poll_fast: float = 0.25
+    """... for the first ``agent_fast_window`` seconds after a start or a change (the
+    agent's boot steps take a second or two: the user, sshd, code-server)."""
+    agent_fast_window: float = 10.0
+    follow_limit: float = 600.0
+    """How long the agent's report is looked at that often (then: every resync)."""
+    public_host: str = "localhost"
+    """What stands for a port published on every address (``ssh.publishAddress: 0.0.0.0``)
+    in the endpoints: this machine's name."""
+    locks: dict[str, asyncio.Lock] = dataclasses.field(default_factory=dict)
+    followers: dict[str, asyncio.Task[None]] = dataclasses.field(default_factory=dict)
+    """uid → the task that follows the workspace's agent while it starts."""
+    follow_until: dict[str, float] = dataclasses.field(default_factory=dict)
+    fast_until: dict[str, float] = dataclasses.field(default_factory=dict)
+    """uid → until when (monotonic) its follower reads the report every ``agent_poll_fast``:
+    the first seconds after a start or a change."""
+    config_digests: dict[str, str] = dataclasses.field(default_factory=dict)
+    """uid → digest of the agent's config files the provider was last given."""
+    indexes: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """kopf's indexes, kept from the first handler that got them (for the refresh loop)."""
+    organizations_changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    background: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+
+    @contextlib.asynccontextmanager
+    async def lock(self, uid: str) -> AsyncIterator[None]:
+        """One reconcile of a workspace at a time (handlers and the resync timer)."""
+        lock = self.locks.setdefault(uid, asyncio.Lock())
+        async with lock:
+            yield
+
+    def backoff(self, retry: int) -> float:
+        """Seconds before retry number ``retry + 1``: 1, 2, 4, ... up to the resync period."""
+        return float(min(self.resync, 2 ** min(retry, 16)))
+
+    def keep_indexes(self, kwargs: Mapping[str, Any]) -> None:
+        """Keep kopf's indexes from the first handler that gets them (for the refresh
+        loop, which is no handler)."""
+        if not self.indexes:
+            for key in INDEXES:
+                if key in kwargs:
+                    self.indexes[key] = kwargs[key]
+
+
+def patch_status(patch: kopf.Patch, old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Put the merge patch from ``old`` to ``new`` into kopf's ``patch``; False when empty."""
+    diff = conditions.merge_patch(old, new)
+    for key, value in diff.items():
+        patch.status[key] = value
+    return bool(diff)
+
+
+def bound(body: Mapping[str, Any], kind: str) -> Any:
+    """The logger bound to the object's namespace, name and kind."""
+    metadata = body.get("metadata") or {}
+    return logconfig.for_resource(
+        log, namespace=metadata.get("namespace"), name=str(metadata.get("name", "")), kind=kind
+    )
