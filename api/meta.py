@@ -123,6 +123,15 @@ class ObjectMeta(pydantic.BaseModel):
     finalizers: list[str] = Field(default_factory=list)
 
 
+class GitHubMembers(StatusModel):
+    """The members last read from GitHub; they stay in force while GitHub cannot be read."""
+
+    last_sync_time: datetime | None = None
+    """When the members were last read successfully."""
+    members: list[str] = Field(default_factory=list, json_schema_extra=LIST_SET)
+    """Their GitHub logins."""
+
+
 class ConditionStatus(enum.StrEnum):
     """The status of a condition."""
 

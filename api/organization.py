@@ -7,7 +7,6 @@ organization's Teams and Workspaces live in that namespace.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -142,8 +141,8 @@ class OrganizationStatus(meta.StatusModel):
         default_factory=list, json_schema_extra=meta.list_map("user")
     )
     """The organization's members from every source, one entry per person."""
-    last_github_sync_time: datetime | None = None
-    """When the members of ``spec.github.org`` were last read from GitHub."""
+    github: meta.GitHubMembers | None = None
+    """The members of ``spec.github.org`` as last read from GitHub, and when."""
     teams: int | None = Field(default=None, ge=0)
     """How many Teams the organization's namespace holds."""
     workspaces: int | None = Field(default=None, ge=0)

@@ -7,7 +7,6 @@ is shared with the team's members according to their role.
 from __future__ import annotations
 
 import enum
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -96,8 +95,8 @@ class TeamStatus(meta.StatusModel):
         default_factory=list, json_schema_extra=meta.list_map("user")
     )
     """The team's members from all sources, one entry per person."""
-    last_github_sync_time: datetime | None = None
-    """When the members of ``githubTeam`` were last read from GitHub."""
+    github: meta.GitHubMembers | None = None
+    """The members of ``githubTeam`` as last read from GitHub, and when."""
 
 
 class Team(meta.Resource):
