@@ -29,6 +29,7 @@ log = logconfig.get(__name__)
 
 PUBLIC = (
     "/login",
+    "/login/github",
     "/auth/callback",
     "/bootstrap",
     "/healthz",
@@ -87,20 +88,30 @@ class Guard:
         if session is None or session.person is None:
             await self._refuse_unauthenticated(scope, receive, send)
             return
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and not path.startswith(
-            "/w/"
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and not path.startswith("/w/")
         ):
             ok, receive = await self._check_csrf(scope, receive, session)
             if not ok:
                 log.info("webui.csrf_refused", path=path, login=session.person.login)
-                await _page(send, 403, "This request was refused: its form is out of date "
-                            "or was not sent by WWS. Reload the page and try again.")
+                await _page(
+                    send,
+                    403,
+                    "This request was refused: its form is out of date "
+                    "or was not sent by WWS. Reload the page and try again.",
+                )
                 return
         if not await self._still_member(session):
             self.ui.sessions.end(session.id)
             log.info("webui.not_member", login=session.person.login)
-            await _page(send, 403, "You are no longer a member of any organization. "
-                        "Ask an organization owner to invite you.")
+            await _page(
+                send,
+                403,
+                "You are no longer a member of any organization. "
+                "Ask an organization owner to invite you.",
+            )
             return
         await self.app(scope, receive, send)
 
@@ -111,9 +122,16 @@ class Guard:
             return
         accept = header(scope, b"accept") or ""
         if scope["method"] == "GET" and "text/html" in accept and not header(scope, b"hx-request"):
-            target = scope["path"] + ("?" + scope["query_string"].decode() if scope["query_string"] else "")
-            await send({"type": "http.response.start", "status": 303,
-                        "headers": [(b"location", f"/login?next={quote(target)}".encode())]})
+            target = scope["path"] + (
+                "?" + scope["query_string"].decode() if scope["query_string"] else ""
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 303,
+                    "headers": [(b"location", f"/login?next={quote(target)}".encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
         await _page(send, 401, "Sign in first.")
@@ -167,7 +185,14 @@ async def _page(send: Send, status: int, message: str) -> None:
     from webui.templates import render_bytes
 
     body = render_bytes("message.html", {"title": "WWS", "message": message, "status": status})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                            (b"cache-control", b"no-store")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -130,7 +130,11 @@ def path(
     plural: str, *, namespace: str | None = None, name: str = "", group: str = meta.GROUP
 ) -> str:
     """The URL path of a collection or object (``group=""``: the core API)."""
-    base = "/api/v1" if group == "" else f"/apis/{group}/{meta.VERSION if group == meta.GROUP else 'v1'}"
+    base = (
+        "/api/v1"
+        if group == ""
+        else f"/apis/{group}/{meta.VERSION if group == meta.GROUP else 'v1'}"
+    )
     if namespace is not None:
         base += f"/namespaces/{namespace}"
     base += f"/{plural}"

@@ -72,7 +72,10 @@ class Mirror:
                     version = str(listed["metadata"]["resourceVersion"])
                     self.synced.set()
                     for key in gone:
-                        await self._publish("DELETED", {"metadata": dict(zip(("namespace", "name"), key, strict=True))})
+                        await self._publish(
+                            "DELETED",
+                            {"metadata": dict(zip(("namespace", "name"), key, strict=True))},
+                        )
                 async for event in self.kube.watch(collection, resource_version=version):
                     kind, obj = event.get("type"), event.get("object") or {}
                     if kind == "ERROR":
@@ -90,7 +93,7 @@ class Mirror:
                     await self._publish(str(kind), obj)
             except asyncio.CancelledError:
                 raise
-            except (ApiError, OSError, ValueError, KeyError, asyncio.TimeoutError) as error:
+            except (TimeoutError, ApiError, OSError, ValueError, KeyError) as error:
                 log.warning("webui.watch_failed", error=str(error))
                 version = None
                 await asyncio.sleep(1)

@@ -3,7 +3,8 @@
 The store (or kube-apiserver) trusts the issuer through an ``AuthenticationConfiguration``
 that maps claim ``login`` to the username ``github:<login>`` and ``emails`` to the extra
 ``wws.dev/emails``. Discovery is served at ``<issuer>/.well-known/openid-configuration`` and
-the keys at ``<issuer>/openid/v1/jwks``. Signing is authlib's JOSE; nothing here is crypto.
+the keys at ``<issuer>/openid/v1/jwks``. Signing is joserfc's (authlib's successor for
+JOSE); nothing here is crypto.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from authlib.jose import JsonWebKey, jwt
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from webui.kube import Person
 
@@ -27,13 +29,13 @@ class Issuer:
     def __init__(self, issuer: str, *, key_file: Path | None = None) -> None:
         self.issuer = issuer.rstrip("/")
         if key_file is not None and key_file.exists():
-            self._key = JsonWebKey.import_key(key_file.read_bytes(), {"kty": "RSA"})
+            self._key = RSAKey.import_key(key_file.read_bytes())
         else:
-            self._key = JsonWebKey.generate_key("RSA", 2048, is_private=True)
+            self._key = RSAKey.generate_key(2048)
             if key_file is not None:
                 key_file.parent.mkdir(parents=True, exist_ok=True)
                 key_file.touch(mode=0o600)
-                key_file.write_bytes(self._key.as_pem(is_private=True))
+                key_file.write_bytes(self._key.as_pem(private=True))
         self.kid = str(self._key.thumbprint())
 
     def discovery(self) -> dict[str, Any]:
@@ -47,7 +49,7 @@ class Issuer:
         }
 
     def jwks(self) -> dict[str, Any]:
-        public = self._key.as_dict(is_private=False)
+        public: dict[str, Any] = dict(self._key.as_dict(private=False))
         public.update({"kid": self.kid, "alg": ALGORITHM, "use": "sig"})
         return {"keys": [public]}
 
@@ -66,10 +68,11 @@ class Issuer:
             "exp": expiry,
         }
         header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, self._key).decode(), expiry
+        return jwt.encode(header, claims, self._key, algorithms=[ALGORITHM]), expiry
 
     def verify(self, token: str) -> dict[str, Any]:
         """The claims of a token this issuer signed (for tests and the kubeconfig page)."""
-        claims = jwt.decode(token, self._key)
-        claims.validate()
-        return dict(claims)
+        decoded = jwt.decode(token, self._key, algorithms=[ALGORITHM])
+        registry = jwt.JWTClaimsRegistry(iss={"essential": True, "value": self.issuer})
+        registry.validate(decoded.claims)
+        return dict(decoded.claims)

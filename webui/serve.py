@@ -1,7 +1,13 @@
-"""``wws webui serve``: the web UI as one uvicorn process."""
+"""``wws webui serve``: the web UI in one process.
+
+People use ``--listen`` (plain HTTP on loopback, or HTTPS with ``--tls-cert``). The OIDC
+issuer must be https (kube requires it), so ``--issuer-listen`` serves the same application
+a second time over HTTPS with ``--tls-cert``; the store fetches discovery and keys there.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
@@ -18,6 +24,11 @@ def _read(path: Path | None) -> str | None:
     return path.read_text().strip() if path is not None else None
 
 
+def _split(listen: str) -> tuple[str, int]:
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
 def main(
     *,
     kubeconfig: Path | None,
@@ -32,10 +43,18 @@ def main(
     signing_key: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    issuer_listen: str | None = None,
 ) -> int:
-    host, _, port = listen.rpartition(":")
-    scheme = "https" if tls_cert else "http"
-    url = (public_url or f"{scheme}://{host}:{port}").rstrip("/")
+    host, port = _split(listen)
+    secure_people = tls_cert is not None and issuer_listen is None
+    url = (public_url or f"{'https' if secure_people else 'http'}://{host}:{port}").rstrip("/")
+    issuer_url = None
+    if issuer_listen is not None:
+        if tls_cert is None or tls_key is None:
+            print("wws webui serve: --issuer-listen needs --tls-cert and --tls-key", flush=True)
+            return 2
+        issuer_host, issuer_port = _split(issuer_listen)
+        issuer_url = f"https://{issuer_host}:{issuer_port}"
     app_config: GitHubApp | None = None
     client_id, client_secret = _read(client_id_file), _read(client_secret_file)
     if client_id and client_secret:
@@ -45,26 +64,49 @@ def main(
             client_id=client_id, client_secret=client_secret, web_url=web, api_url=api
         )
     token = _read(bootstrap_token_file)
-    if app_config is None and token is None and bootstrap_kubeconfig is not None:
+    if token is None and bootstrap_kubeconfig is not None and app_config is None:
         token = secrets.token_urlsafe(32)
-        print(f"Sign in once at {url}/bootstrap?token={token}", flush=True)
+        print(f"Sign in once as the administrator: {url}/bootstrap?token={token}", flush=True)
     settings = Settings(
         kubeconfig=kubeconfig,
         public_url=url,
+        issuer_url=issuer_url,
         github=app_config,
         bootstrap_token=token,
         bootstrap_kubeconfig=bootstrap_kubeconfig,
         signing_key=signing_key,
     )
     application = webapp.build(settings)
-    log.info("webui.serving", url=url, github=app_config.web_url if app_config else None)
-    uvicorn.run(
+    people = uvicorn.Config(
         application,
         host=host,
-        port=int(port),
+        port=port,
         log_level="warning",
-        ssl_certfile=str(tls_cert) if tls_cert else None,
-        ssl_keyfile=str(tls_key) if tls_key else None,
-        ws="websockets",
+        ssl_certfile=str(tls_cert) if secure_people and tls_cert else None,
+        ssl_keyfile=str(tls_key) if secure_people and tls_key else None,
+        ws="websockets-sansio",
     )
+    servers = [uvicorn.Server(people)]
+    if issuer_listen is not None and tls_cert is not None and tls_key is not None:
+        issuer_host, issuer_port = _split(issuer_listen)
+        # NB: the same application; its lifespan (the watch) runs once, on the first server.
+        servers.append(
+            uvicorn.Server(
+                uvicorn.Config(
+                    application,
+                    host=issuer_host,
+                    port=issuer_port,
+                    log_level="warning",
+                    lifespan="off",
+                    ssl_certfile=str(tls_cert),
+                    ssl_keyfile=str(tls_key),
+                )
+            )
+        )
+    log.info("webui.serving", url=url, issuer=settings.issuer, github=bool(app_config))
+
+    async def run() -> None:
+        await asyncio.gather(*(server.serve() for server in servers))
+
+    asyncio.run(run())
     return 0

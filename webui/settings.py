@@ -48,10 +48,8 @@ class Settings:
     """Lifetime of the tokens the UI itself presents for a person (when it uses tokens)."""
     signing_key: Path | None = None
     """The OIDC signing key (PEM); None: a key made at start (tokens die with the process)."""
-    issuer_ca: Path | None = None
-    """The CA that signed the UI's serving certificate (for the kubeconfig download)."""
-    use_tokens: bool = False
-    """Call the API with the person's OIDC token instead of impersonation."""
+    issuer_url: str | None = None
+    """The OIDC issuer (https; kube requires it); None: :attr:`public_url`."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -59,4 +57,4 @@ class Settings:
 
     @property
     def issuer(self) -> str:
-        return self.public_url.rstrip("/")
+        return (self.issuer_url or self.public_url).rstrip("/")

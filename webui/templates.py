@@ -13,7 +13,7 @@ HERE = Path(__file__).parent
 environment = jinja2.Environment(
     loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
-    undefined=jinja2.StrictUndefined,
+    undefined=jinja2.ChainableUndefined,
 )
 
 

@@ -36,7 +36,7 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any] | None:
 
 
 def ready(obj: dict[str, Any]) -> str:
-    """"True", "False" or "Unknown", as the Ready condition says."""
+    """ "True", "False" or "Unknown", as the Ready condition says."""
     found = condition(obj, "Ready")
     return str(found.get("status")) if found else "Unknown"
 
@@ -87,6 +87,19 @@ def live_summary(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 LIVE_KEYS = {
-    "event", "id", "namespace", "name", "phase", "ready", "message", "provider", "owner",
-    "team", "age", "activity", "running", "conditions", "resourceVersion",
-}  # fmt: skip
+    "event",
+    "id",
+    "namespace",
+    "name",
+    "phase",
+    "ready",
+    "message",
+    "provider",
+    "owner",
+    "team",
+    "age",
+    "activity",
+    "running",
+    "conditions",
+    "resourceVersion",
+}

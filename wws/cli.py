@@ -50,7 +50,19 @@ def _up(args: argparse.Namespace) -> int:
     from wws import up
 
     return up.main(
-        data_dir=Path(args.data_dir), listen=args.listen, health_listen=args.health_listen
+        data_dir=Path(args.data_dir),
+        listen=args.listen,
+        health_listen=args.health_listen,
+        webui_listen=args.webui_listen,
+        webui_issuer_listen=args.webui_issuer_listen,
+        dev_github=Path(args.dev_github) if args.dev_github else None,
+        github_url=args.github_url,
+        github_client_id_file=(
+            Path(args.github_client_id_file) if args.github_client_id_file else None
+        ),
+        github_client_secret_file=(
+            Path(args.github_client_secret_file) if args.github_client_secret_file else None
+        ),
     )
 
 
@@ -72,6 +84,29 @@ def _dev_github(args: argparse.Namespace) -> int:
         listen=args.listen,
         auto_approve=args.auto_approve,
         url_file=Path(args.url_file) if args.url_file else None,
+    )
+
+
+def _webui_serve(args: argparse.Namespace) -> int:
+    from webui import serve
+
+    def path(value: str | None) -> Path | None:
+        return Path(value) if value else None
+
+    return serve.main(
+        kubeconfig=path(args.kubeconfig),
+        listen=args.listen,
+        public_url=args.public_url,
+        github_url=args.github_url,
+        github_api_url=args.github_api_url,
+        client_id_file=path(args.github_client_id_file),
+        client_secret_file=path(args.github_client_secret_file),
+        bootstrap_token_file=path(args.bootstrap_token_file),
+        bootstrap_kubeconfig=path(args.bootstrap_kubeconfig),
+        signing_key=path(args.signing_key),
+        tls_cert=path(args.tls_cert),
+        tls_key=path(args.tls_key),
+        issuer_listen=args.issuer_listen,
     )
 
 
@@ -138,12 +173,51 @@ def build_parser() -> argparse.ArgumentParser:
     github.add_argument("--url-file", help="write the URL served to this file once listening")
     github.set_defaults(handler=_dev_github)
 
+    webui = commands.add_parser("webui", help="the web UI")
+    webui_commands = webui.add_subparsers(dest="webui_command", required=True)
+    webui_serve = webui_commands.add_parser("serve", help="serve the web UI")
+    webui_serve.add_argument("--kubeconfig", help="the UI's own identity (wws:webui)")
+    webui_serve.add_argument("--listen", default="127.0.0.1:8080", help="HOST:PORT")
+    webui_serve.add_argument("--public-url", help="the URL people use (default: from --listen)")
+    webui_serve.add_argument(
+        "--github-url", help="GitHub's web URL: https://github.com, https://GHES-HOST, a stand-in"
+    )
+    webui_serve.add_argument(
+        "--github-api-url", help="GitHub's REST URL (default: api.github.com or --github-url)"
+    )
+    webui_serve.add_argument("--github-client-id-file", help="file with the OAuth app's id")
+    webui_serve.add_argument("--github-client-secret-file", help="file with the OAuth secret")
+    webui_serve.add_argument(
+        "--bootstrap-token-file", help="file with the secret of the one-time sign-in link"
+    )
+    webui_serve.add_argument(
+        "--bootstrap-kubeconfig", help="credentials of the one-time sign-in (the admin's)"
+    )
+    webui_serve.add_argument("--signing-key", help="PEM file of the OIDC signing key")
+    webui_serve.add_argument("--tls-cert", help="serve HTTPS with this certificate (PEM)")
+    webui_serve.add_argument("--tls-key", help="the private key of --tls-cert")
+    webui_serve.add_argument(
+        "--issuer-listen", help="HOST:PORT: serve the OIDC issuer over HTTPS (--tls-cert) here"
+    )
+    webui_serve.set_defaults(handler=_webui_serve)
+
     up = commands.add_parser("up", help="store + controller + web UI on this machine")
     up.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
     up.add_argument("--listen", default="127.0.0.1:6443", help="the store's HOST:PORT")
     up.add_argument(
         "--health-listen", default="127.0.0.1:8081", help="the controller's health + /metrics"
     )
+    up.add_argument("--webui-listen", default="127.0.0.1:8080", help="the web UI's HOST:PORT")
+    up.add_argument(
+        "--webui-issuer-listen",
+        help="HOST:PORT of the UI's OIDC issuer, https (default: the UI's port + 363)",
+    )
+    up.add_argument(
+        "--dev-github", metavar="FILE", help="run the GitHub stand-in with these people"
+    )
+    up.add_argument("--github-url", help="GitHub's web URL (GitHub Enterprise: https://HOST)")
+    up.add_argument("--github-client-id-file", help="file with the OAuth app's client id")
+    up.add_argument("--github-client-secret-file", help="file with the OAuth app's secret")
     up.set_defaults(handler=_up)
     return parser
 

@@ -7,8 +7,8 @@ SIGTERM) stops them in reverse order.
 
 from __future__ import annotations
 
-import importlib.util
 import os
+import secrets
 import signal
 import ssl
 import subprocess
@@ -53,7 +53,71 @@ def _wait_for_store(kubeconfig: Path, process: subprocess.Popen[bytes], timeout:
     raise SystemExit(f"wws up: the store did not answer within {timeout:.0f} s")
 
 
-def main(*, data_dir: Path, listen: str, health_listen: str = "127.0.0.1:8081") -> int:
+def _private(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    return path
+
+
+def _identity_kubeconfig(data_dir: Path, identity: str, fallback: Path) -> Path:
+    """The kubeconfig of one of WWS's own identities, when the store wrote one."""
+    for candidate in (
+        data_dir / "store" / "kubeconfigs" / identity,
+        data_dir / "store" / f"kubeconfig-{identity}",
+        data_dir / "store" / f"{identity}.kubeconfig",
+    ):
+        if candidate.exists():
+            return candidate
+    return fallback
+
+
+def _start_dev_github(
+    users: Path,
+    data_dir: Path,
+    env: dict[str, str],
+    children: list[tuple[str, subprocess.Popen[bytes]]],
+) -> str:
+    """``wws dev github`` on a free port; its URL."""
+    url_file = data_dir / "dev-github.url"
+    url_file.unlink(missing_ok=True)
+    child = subprocess.Popen(
+        _wws(
+            "dev",
+            "github",
+            "--users",
+            str(users),
+            "--listen",
+            "127.0.0.1:0",
+            "--url-file",
+            str(url_file),
+        ),
+        env=env,
+    )
+    children.append(("GitHub stand-in", child))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if child.poll() is not None:
+            raise SystemExit("wws up: the GitHub stand-in exited; see its log lines above")
+        if url_file.exists() and url_file.read_text().strip():
+            return url_file.read_text().strip()
+        time.sleep(0.1)
+    raise SystemExit("wws up: the GitHub stand-in did not start within 30 s")
+
+
+def main(
+    *,
+    data_dir: Path,
+    listen: str,
+    health_listen: str = "127.0.0.1:8081",
+    webui_listen: str = "127.0.0.1:8080",
+    webui_issuer_listen: str | None = None,
+    dev_github: Path | None = None,
+    github_url: str | None = None,
+    github_client_id_file: Path | None = None,
+    github_client_secret_file: Path | None = None,
+) -> int:
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     kubeconfig = data_dir / "kubeconfig"
@@ -120,14 +184,62 @@ def main(*, data_dir: Path, listen: str, health_listen: str = "127.0.0.1:8081") 
         )
         children.append(("controller", controller))
 
-        if importlib.util.find_spec("webui.app") is not None:
-            webui = subprocess.Popen(
-                _wws("webui", "serve", "--kubeconfig", str(kubeconfig)), env=env
-            )
-            children.append(("webui", webui))
+        _say("wws up: starting the web UI ...")
+        webui_args = [
+            "webui",
+            "serve",
+            "--kubeconfig",
+            str(_identity_kubeconfig(data_dir, "webui", kubeconfig)),
+            "--listen",
+            webui_listen,
+            "--signing-key",
+            str(data_dir / "webui" / "signing-key.pem"),
+            "--bootstrap-kubeconfig",
+            str(kubeconfig),
+        ]
+        tls = data_dir / "store" / "tls"
+        if (tls / "server.crt").exists():
+            # The OIDC issuer is https with the store's own certificate, which the store
+            # trusts (its CA); people keep using plain HTTP on loopback.
+            host, _, port = webui_listen.rpartition(":")
+            issuer = webui_issuer_listen or f"{host}:{int(port) + 363}"
+            webui_args += [
+                "--tls-cert",
+                str(tls / "server.crt"),
+                "--tls-key",
+                str(tls / "server.key"),
+                "--issuer-listen",
+                issuer,
+            ]
+        if dev_github is not None:
+            github_url = _start_dev_github(dev_github, data_dir, env, children)
+            github_client_id_file = _private(data_dir / "webui" / "github-client-id", "wws")
+            github_client_secret_file = _private(data_dir / "webui" / "github-client-secret", "dev")
+        signin = ""
+        if github_client_id_file and github_client_secret_file:
+            webui_args += [
+                "--github-client-id-file",
+                str(github_client_id_file),
+                "--github-client-secret-file",
+                str(github_client_secret_file),
+            ]
+            if github_url:
+                webui_args += ["--github-url", github_url]
+        else:
+            token = secrets.token_urlsafe(32)
+            token_file = _private(data_dir / "webui" / "bootstrap-token", token)
+            webui_args += ["--bootstrap-token-file", str(token_file)]
+            signin = f"http://{webui_listen}/bootstrap?token={token}"
+        webui = subprocess.Popen(_wws(*webui_args), env=env)
+        children.append(("webui", webui))
 
         _say("")
-        _say(f"WWS is up. The API server is {server}")
+        _say(f"WWS is up. The web UI is http://{webui_listen}/")
+        if signin:
+            _say(f"  sign in once as the administrator: {signin}")
+        if dev_github is not None:
+            _say(f"  people sign in through the GitHub stand-in at {github_url}")
+        _say(f"  the API server is {server}")
         _say(f"  kubeconfig: {kubeconfig}")
         _say(f"  try:        kubectl --kubeconfig {kubeconfig} apply -f {REPO / 'examples'}")
         _say(f"              kubectl --kubeconfig {kubeconfig} get workspaces -A")

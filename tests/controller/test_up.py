@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.controller.conftest import free_port
@@ -50,11 +51,13 @@ def test_up_serves_the_api_and_ctrl_c_stops_everything(
     if workspace_image != imagebuild.IMAGE:
         pytest.skip(f"wws up uses {imagebuild.IMAGE}; this run tests {workspace_image}")
     data_dir = tmp_path / "up"
-    health = free_port()
+    health, webui = free_port(), free_port()
     output = (tmp_path / "up.log").open("w+")
     process = subprocess.Popen(
         [sys.executable, "-m", "wws.cli", "up", "--data-dir", str(data_dir),
-         "--listen", f"127.0.0.1:{free_port()}", "--health-listen", f"127.0.0.1:{health}"],
+         "--listen", f"127.0.0.1:{free_port()}", "--health-listen", f"127.0.0.1:{health}",
+         "--webui-listen", f"127.0.0.1:{webui}", "--webui-issuer-listen",
+         f"127.0.0.1:{free_port()}"],
         cwd=REPO, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
@@ -81,8 +84,24 @@ def test_up_serves_the_api_and_ctrl_c_stops_everything(
             except OSError:
                 assert time.monotonic() < deadline, "the controller's health endpoint"
                 time.sleep(0.2)
+        # The web UI: its URL and a one-time sign-in link for the administrator.
+        assert f"The web UI is http://127.0.0.1:{webui}/" in said
+        link = next(
+            line.split(": ", 1)[1] for line in said.splitlines() if "/bootstrap?token=" in line
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{webui}/healthz", timeout=2):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the web UI's health endpoint"
+                time.sleep(0.2)
+        signed_in = httpx.get(link.strip(), follow_redirects=False)
+        assert signed_in.status_code == 303
+        assert httpx.get(link.strip(), follow_redirects=False).status_code == 400  # once
         children = _children(process.pid)
-        assert len(children) >= 2  # the store and the controller
+        assert len(children) >= 3  # the store, the controller and the web UI
         # The controller's Podman service (if it has started one by now) is a grandchild.
         children |= {grandchild for child in children for grandchild in _children(child)}
 

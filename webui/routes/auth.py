@@ -61,8 +61,16 @@ async def login_page(request: Request) -> Response:
 async def login_github(request: Request) -> Response:
     ui = ui_of(request)
     if ui.github is None:
-        return render(request, "message.html", {"message": "No GitHub OAuth app is configured; "
-                      "use the sign-in link that wws up printed.", "status": 404}, 404)
+        return render(
+            request,
+            "message.html",
+            {
+                "message": "No GitHub OAuth app is configured; "
+                "use the sign-in link that wws up printed.",
+                "status": 404,
+            },
+            404,
+        )
     session = _pre_session(request)
     session.data["next"] = _safe_next(request.query_params.get("next"))
     redirect_uri = ui.settings.public_url.rstrip("/") + "/auth/callback"
@@ -79,8 +87,11 @@ async def callback(request: Request) -> Response:
         person = await github.person_from_callback(ui.github, request)
     except OAuthError as error:
         log.info("webui.oauth_refused", error=error.error)
-        return _refused(request, "GitHub sign-in failed: the answer did not match the "
-                        "request this browser started. Start again.")
+        return _refused(
+            request,
+            "GitHub sign-in failed: the answer did not match the "
+            "request this browser started. Start again.",
+        )
     target = _safe_next(session.data.get("next"))
     fresh = ui.sessions.sign_in(session, person)
     log.info("webui.signed_in", login=person.login)

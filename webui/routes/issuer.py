@@ -29,8 +29,16 @@ async def kubeconfig(request: Request) -> Response:
     shows them."""
     ui, person = ui_of(request), person_of(request)
     if person.bootstrap:
-        return render(request, "message.html", {"message": "The bootstrap administrator uses "
-                      "the admin kubeconfig that wws up wrote.", "status": 404}, 404)
+        return render(
+            request,
+            "message.html",
+            {
+                "message": "The bootstrap administrator uses "
+                "the admin kubeconfig that wws up wrote.",
+                "status": 404,
+            },
+            404,
+        )
     token, _expiry = ui.issuer.token(person, seconds=ui.settings.token_seconds)
     cluster: dict[str, str] = {"server": ui.kube.credentials.server}
     if ui.kube.credentials.ca_path:

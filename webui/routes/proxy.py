@@ -18,7 +18,7 @@ import base64
 import contextlib
 import datetime
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
 import aiohttp
@@ -39,9 +39,19 @@ ACTIVITY_ANNOTATION = "wws.dev/lastActivityTime"
 ACTIVITY_EVERY_SECONDS = 60.0
 CODE_SERVER_COOKIE = "code-server-session"
 HOP_BY_HOP = {
-    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailers",
-    "transfer-encoding", "upgrade", "host", "content-length", "cookie", "authorization",
-}  # fmt: skip
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "cookie",
+    "authorization",
+}
 
 
 class Upstreams:
@@ -51,6 +61,13 @@ class Upstreams:
         self.session: aiohttp.ClientSession | None = None
         self.cookies: dict[str, str] = {}
         self.activity: dict[str, float] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background, keeping a reference until it ends."""
+        task = asyncio.create_task(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     def client(self) -> aiohttp.ClientSession:
         if self.session is None or self.session.closed:
@@ -74,12 +91,18 @@ def upstreams_of(ui: UI) -> Upstreams:
     return found
 
 
-async def _target(ui: UI, person: Person, namespace: str, name: str) -> tuple[dict[str, Any] | None, Response | None]:
+async def _target(
+    ui: UI, person: Person, namespace: str, name: str
+) -> tuple[dict[str, Any] | None, Response | None]:
     """The workspace when the person may connect; else the page to answer with."""
     allowed = await ui.api.can(
-        person, verb="create", resource="workspaces", subresource="connect",
-        namespace=namespace, name=name,
-    )  # fmt: skip
+        person,
+        verb="create",
+        resource="workspaces",
+        subresource="connect",
+        namespace=namespace,
+        name=name,
+    )
     if not allowed:
         log.info("webui.proxy_refused", namespace=namespace, name=name, login=person.login)
         return None, None
@@ -124,8 +147,12 @@ async def _code_server_cookie(ui: UI, obj: dict[str, Any], base: str, *, fresh: 
     ) as answer:
         morsel = answer.cookies.get(CODE_SERVER_COOKIE)
         if morsel is None:
-            log.warning("webui.proxy_login_failed", namespace=obj["metadata"]["namespace"],
-                        name=obj["metadata"]["name"], status=answer.status)  # fmt: skip
+            log.warning(
+                "webui.proxy_login_failed",
+                namespace=obj["metadata"]["namespace"],
+                name=obj["metadata"]["name"],
+                status=answer.status,
+            )
             return None
         upstreams.cookies[uid] = morsel.value
         return morsel.value
@@ -160,8 +187,12 @@ async def _mark_activity(ui: UI, obj: dict[str, Any]) -> None:
             content_type="application/merge-patch+json",
         )
     except ApiError as error:
-        log.warning("webui.activity_not_recorded", namespace=metadata["namespace"],
-                    name=metadata["name"], status=error.status)  # fmt: skip
+        log.warning(
+            "webui.activity_not_recorded",
+            namespace=metadata["namespace"],
+            name=metadata["name"],
+            status=error.status,
+        )
 
 
 async def http_proxy(request: Request) -> Response:
@@ -170,23 +201,43 @@ async def http_proxy(request: Request) -> Response:
     obj, _ = await _target(ui, person, namespace, name)
     if obj is None:
         allowed_but_missing = await ui.api.can(
-            person, verb="create", resource="workspaces", subresource="connect",
-            namespace=namespace, name=name,
-        )  # fmt: skip
+            person,
+            verb="create",
+            resource="workspaces",
+            subresource="connect",
+            namespace=namespace,
+            name=name,
+        )
         if allowed_but_missing:
-            return render(request, "message.html", {"message": "No such workspace.", "status": 404}, 404)
-        return render(request, "message.html", {"message": "You may not connect to this "
-                      "workspace.", "status": 403}, 403)
+            return render(
+                request, "message.html", {"message": "No such workspace.", "status": 404}, 404
+            )
+        return render(
+            request,
+            "message.html",
+            {"message": "You may not connect to this workspace.", "status": 403},
+            403,
+        )
     base = _upstream_base(obj)
     if base is None:
         may_start = await ui.api.dry_run(
-            person, "PATCH", path("workspaces", namespace=namespace, name=name),
+            person,
+            "PATCH",
+            path("workspaces", namespace=namespace, name=name),
             body={"spec": {"running": True}},
-        )  # fmt: skip
-        return render(request, "stopped.html", {"namespace": namespace, "name": name,
-                      "phase": (obj.get("status") or {}).get("phase") or "Pending",
-                      "may_start": may_start, "running": (obj.get("spec") or {}).get("running", True)},
-                      503)  # fmt: skip
+        )
+        return render(
+            request,
+            "stopped.html",
+            {
+                "namespace": namespace,
+                "name": name,
+                "phase": (obj.get("status") or {}).get("phase") or "Pending",
+                "may_start": may_start,
+                "running": (obj.get("spec") or {}).get("running", True),
+            },
+            503,
+        )
     rest = request.path_params.get("rest", "")
     url = f"{base}/{rest}"
     if request.url.query:
@@ -207,7 +258,7 @@ async def http_proxy(request: Request) -> Response:
             upstream.release()
             continue
         break
-    asyncio.create_task(_mark_activity(ui, obj))
+    upstreams_of(ui).spawn(_mark_activity(ui, obj))
     response_headers = [
         (k, v)
         for k, v in upstream.headers.items()
@@ -225,9 +276,13 @@ async def http_proxy(request: Request) -> Response:
             upstream.release()
 
     response = StreamingResponse(stream(), status_code=upstream.status)
-    response.raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers]
+    response.raw_headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response_headers
+    ]
     if "content-length" in upstream.headers and request.method != "HEAD":
-        response.raw_headers.append((b"content-length", upstream.headers["content-length"].encode()))
+        response.raw_headers.append(
+            (b"content-length", upstream.headers["content-length"].encode())
+        )
     return response
 
 
@@ -250,17 +305,23 @@ async def websocket_proxy(websocket: WebSocket) -> None:
         "X-Forwarded-Host": websocket.headers.get("host", ""),
         "Origin": websocket.headers.get("origin", ""),
     }
-    protocols = [p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()]
+    protocols = [
+        p.strip()
+        for p in websocket.headers.get("sec-websocket-protocol", "").split(",")
+        if p.strip()
+    ]
     try:
-        upstream = await upstreams_of(ui).client().ws_connect(
-            url, headers=headers, protocols=protocols, autoping=True, max_msg_size=0
+        upstream = (
+            await upstreams_of(ui)
+            .client()
+            .ws_connect(url, headers=headers, protocols=protocols, autoping=True, max_msg_size=0)
         )
     except aiohttp.ClientError as error:
         log.warning("webui.proxy_ws_failed", namespace=namespace, name=name, error=str(error))
         await websocket.close(code=1011)
         return
     await websocket.accept(subprotocol=upstream.protocol)
-    asyncio.create_task(_mark_activity(ui, obj))
+    upstreams_of(ui).spawn(_mark_activity(ui, obj))
 
     async def browser_to_upstream() -> None:
         try:
@@ -297,7 +358,10 @@ async def websocket_proxy(websocket: WebSocket) -> None:
 
 
 routes = [
-    Route("/w/{namespace}/{name}/{rest:path}", http_proxy,
-          methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),  # fmt: skip
+    Route(
+        "/w/{namespace}/{name}/{rest:path}",
+        http_proxy,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    ),
     WebSocketRoute("/w/{namespace}/{name}/{rest:path}", websocket_proxy),
 ]

@@ -58,7 +58,9 @@ async def dashboard(request: Request) -> Response:
                 continue
             if phase and item["phase"] != phase:
                 continue
-            if search and not any(search in str(item[k]).lower() for k in ("name", "owner", "team", "message")):
+            if search and not any(
+                search in str(item[k]).lower() for k in ("name", "owner", "team", "message")
+            ):
                 continue
             rows.append(item)
     rows.sort(key=lambda r: (r["namespace"], r["name"]))
@@ -89,7 +91,11 @@ async def my_teams(ui: UI, person: Person) -> set[tuple[str, str]]:
         for team in answer.get("items") or []:
             members = (team.get("spec") or {}).get("members") or []
             effective = (team.get("status") or {}).get("members") or []
-            logins = {str(m.get("user", "")).lower() for m in [*members, *effective] if isinstance(m, dict)}
+            logins = {
+                str(m.get("user", "")).lower()
+                for m in [*members, *effective]
+                if isinstance(m, dict)
+            }
             if person.login in logins:
                 found.add((namespace, team["metadata"]["name"]))
     return found
@@ -120,9 +126,13 @@ async def workspace_page(request: Request) -> Response:
     running = bool((obj.get("spec") or {}).get("running", True))
     actions = await allowed_actions(ui, person, namespace, name, running)
     connect = await ui.api.can(
-        person, verb="create", resource="workspaces", subresource="connect",
-        namespace=namespace, name=name,
-    )  # fmt: skip
+        person,
+        verb="create",
+        resource="workspaces",
+        subresource="connect",
+        namespace=namespace,
+        name=name,
+    )
     ssh_block = sshblock.render(obj, public_host=request.url.hostname or "127.0.0.1")
     return render(
         request,
@@ -155,7 +165,9 @@ async def allowed_actions(
     """Which buttons to show: each is a dry run of the write the button makes."""
     target = path("workspaces", namespace=namespace, name=name)
     actions: set[str] = set()
-    if await ui.api.can(person, verb="patch", resource="workspaces", namespace=namespace, name=name):
+    if await ui.api.can(
+        person, verb="patch", resource="workspaces", namespace=namespace, name=name
+    ):
         toggle = {"spec": {"running": not running}}
         if await ui.api.dry_run(person, "PATCH", target, body=toggle):
             actions.add("stop" if running else "start")
@@ -163,9 +175,9 @@ async def allowed_actions(
                 actions.add("restart")
         if await ui.api.dry_run(person, "PATCH", target, body={"metadata": {"labels": {}}}):
             actions.add("edit")
-    if await ui.api.can(person, verb="delete", resource="workspaces", namespace=namespace, name=name) and await ui.api.dry_run(
-        person, "DELETE", target, body=None
-    ):
+    if await ui.api.can(
+        person, verb="delete", resource="workspaces", namespace=namespace, name=name
+    ) and await ui.api.dry_run(person, "DELETE", target, body=None):
         actions.add("delete")
     return actions
 
@@ -191,24 +203,35 @@ async def workspace_action(request: Request) -> Response:
     try:
         if action == "delete":
             if form.get("confirm") != name:
-                return render(request, "message.html", {"message": "Type the workspace's name "
-                              "to confirm the deletion.", "status": 422}, 422)
+                return render(
+                    request,
+                    "message.html",
+                    {
+                        "message": "Type the workspace's name to confirm the deletion.",
+                        "status": 422,
+                    },
+                    422,
+                )
             await ui.api.call(person, "DELETE", target)
             log.info("webui.workspace_deleted", namespace=namespace, name=name, login=person.login)
             return RedirectResponse("/", status_code=303)
         patch = action_patch(action)
         if patch is None:
-            return render(request, "message.html", {"message": "Unknown action.", "status": 404}, 404)
+            return render(
+                request, "message.html", {"message": "Unknown action.", "status": 404}, 404
+            )
         await ui.api.call(
             person, "PATCH", target, body=patch, content_type="application/merge-patch+json"
         )
     except ApiError as error:
         return _api_error_page(request, error)
-    log.info("webui.workspace_action", namespace=namespace, name=name, action=action,
-             login=person.login)  # fmt: skip
+    log.info(
+        "webui.workspace_action", namespace=namespace, name=name, action=action, login=person.login
+    )
     back = request.query_params.get("back") or f"/workspaces/{namespace}/{name}"
-    return RedirectResponse(back if back.startswith("/") and not back.startswith("//") else "/",
-                            status_code=303)  # fmt: skip
+    return RedirectResponse(
+        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
+    )
 
 
 async def ssh_config(request: Request) -> Response:
@@ -227,8 +250,21 @@ async def ssh_config(request: Request) -> Response:
 
 # -- the create form ------------------------------------------------------------------------
 
-FORM_FIELDS = ("name", "org", "provider", "image", "cpu", "memory", "disk", "home", "team",
-               "dotfiles", "bootstrap", "idle", "token_secret")  # fmt: skip
+FORM_FIELDS = (
+    "name",
+    "org",
+    "provider",
+    "image",
+    "cpu",
+    "memory",
+    "disk",
+    "home",
+    "team",
+    "dotfiles",
+    "bootstrap",
+    "idle",
+    "token_secret",
+)
 
 
 async def create_form(request: Request) -> Response:
@@ -237,9 +273,13 @@ async def create_form(request: Request) -> Response:
 
 
 async def _render_form(
-    ui: UI, request: Request, person: Person, values: dict[str, Any], errors: dict[str, str],
+    ui: UI,
+    request: Request,
+    person: Person,
+    values: dict[str, Any],
+    errors: dict[str, str],
     status: int = 200,
-) -> Response:  # fmt: skip
+) -> Response:
     orgs = []
     for org in await ui.organizations_of(person):
         namespace = org["metadata"]["name"]
@@ -257,7 +297,9 @@ async def _render_form(
             teams = [t["metadata"]["name"] for t in answer.get("items") or []]
         except ApiError:
             teams = []
-    keys = await github.public_keys(ui.settings.github, person.login) if not person.bootstrap else []
+    keys = (
+        await github.public_keys(ui.settings.github, person.login) if not person.bootstrap else []
+    )
     return render(
         request,
         "create.html",
@@ -268,8 +310,15 @@ async def _render_form(
             "teams": teams,
             "languages": list(languages.known().values()),
             "keys": keys,
-            "values": {"image": DEFAULT_IMAGE, "cpu": "2", "memory": "4Gi", "disk": "20Gi",
-                       "home": "10Gi", "idle": "30m", **values},  # fmt: skip
+            "values": {
+                "image": DEFAULT_IMAGE,
+                "cpu": "2",
+                "memory": "4Gi",
+                "disk": "20Gi",
+                "home": "10Gi",
+                "idle": "30m",
+                **values,
+            },
             "errors": errors,
         },
         status,
@@ -287,8 +336,11 @@ def manifest_from_form(form: dict[str, Any], person: Person, keys: list[str]) ->
         "provider": value("provider") or "podman",
         "running": True,
         "image": value("image") or DEFAULT_IMAGE,
-        "resources": {"cpu": value("cpu") or "2", "memory": value("memory") or "4Gi",
-                      "disk": value("disk") or "20Gi"},  # fmt: skip
+        "resources": {
+            "cpu": value("cpu") or "2",
+            "memory": value("memory") or "4Gi",
+            "disk": value("disk") or "20Gi",
+        },
         "home": {"size": value("home") or "10Gi"},
         "idle": {"timeout": value("idle") or "30m"},
     }
@@ -321,12 +373,19 @@ def manifest_from_form(form: dict[str, Any], person: Person, keys: list[str]) ->
 
 
 FIELD_OF_PATH = {
-    "metadata.name": "name", "spec.provider": "provider", "spec.image": "image",
-    "spec.resources.cpu": "cpu", "spec.resources.memory": "memory",
-    "spec.resources.disk": "disk", "spec.home.size": "home", "spec.team": "team",
-    "spec.dotfiles.repo": "dotfiles", "spec.bootstrap.script": "bootstrap",
-    "spec.idle.timeout": "idle", "spec.github.tokenSecretRef.name": "token_secret",
-}  # fmt: skip
+    "metadata.name": "name",
+    "spec.provider": "provider",
+    "spec.image": "image",
+    "spec.resources.cpu": "cpu",
+    "spec.resources.memory": "memory",
+    "spec.resources.disk": "disk",
+    "spec.home.size": "home",
+    "spec.team": "team",
+    "spec.dotfiles.repo": "dotfiles",
+    "spec.bootstrap.script": "bootstrap",
+    "spec.idle.timeout": "idle",
+    "spec.github.tokenSecretRef.name": "token_secret",
+}
 
 
 def field_errors(error: ApiError) -> dict[str, str]:
@@ -363,8 +422,12 @@ async def create(request: Request) -> Response:
         if error.status == 422:
             return await _render_form(ui, request, person, values, field_errors(error), 422)
         return await _render_form(ui, request, person, values, {"_": str(error)}, error.status)
-    log.info("webui.workspace_created", namespace=namespace, name=manifest["metadata"]["name"],
-             login=person.login)  # fmt: skip
+    log.info(
+        "webui.workspace_created",
+        namespace=namespace,
+        name=manifest["metadata"]["name"],
+        login=person.login,
+    )
     return RedirectResponse(
         f"/workspaces/{namespace}/{manifest['metadata']['name']}", status_code=303
     )

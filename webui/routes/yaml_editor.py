@@ -26,10 +26,16 @@ from webui.templates import render
 def editable(obj: dict[str, Any]) -> dict[str, Any]:
     """What the editor shows of a stored Workspace: identity, labels, annotations, spec."""
     metadata = obj.get("metadata") or {}
-    kept = {k: metadata[k] for k in ("name", "namespace", "labels", "annotations") if metadata.get(k)}
+    kept = {
+        k: metadata[k] for k in ("name", "namespace", "labels", "annotations") if metadata.get(k)
+    }
     kept["resourceVersion"] = metadata.get("resourceVersion", "")
-    return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": kept,
-            "spec": obj.get("spec") or {}}  # fmt: skip
+    return {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": kept,
+        "spec": obj.get("spec") or {},
+    }
 
 
 def dump(obj: dict[str, Any]) -> str:
@@ -62,19 +68,33 @@ async def editor(request: Request) -> Response:
     name = request.query_params.get("name") or ""
     if name:
         try:
-            obj = await ui.api.call(person, "GET", path("workspaces", namespace=namespace, name=name))
+            obj = await ui.api.call(
+                person, "GET", path("workspaces", namespace=namespace, name=name)
+            )
         except ApiError as error:
             return _api_error_page(request, error)
         text = dump(editable(obj))
     else:
-        text = dump({
-            "apiVersion": f"{meta.GROUP}/{meta.VERSION}",
-            "kind": "Workspace",
-            "metadata": {"name": "", "namespace": namespace},
-            "spec": {"owner": person.login, "resources": {"cpu": "2", "memory": "4Gi"}},
-        })  # fmt: skip
-    return render(request, "yaml.html", {"text": text, "errors": [], "diff": "", "ok": False,
-                                         "conflict": False, "editing": bool(name)})  # fmt: skip
+        text = dump(
+            {
+                "apiVersion": f"{meta.GROUP}/{meta.VERSION}",
+                "kind": "Workspace",
+                "metadata": {"name": "", "namespace": namespace},
+                "spec": {"owner": person.login, "resources": {"cpu": "2", "memory": "4Gi"}},
+            }
+        )
+    return render(
+        request,
+        "yaml.html",
+        {
+            "text": text,
+            "errors": [],
+            "diff": "",
+            "ok": False,
+            "conflict": False,
+            "editing": bool(name),
+        },
+    )
 
 
 async def _parse(text: str) -> tuple[dict[str, Any] | None, str]:
@@ -101,8 +121,14 @@ async def _submit(request: Request, *, apply: bool) -> Response:
     ui, person = ui_of(request), person_of(request)
     form = await request.form()
     text = str(form.get("yaml") or "")
-    context: dict[str, Any] = {"text": text, "errors": [], "diff": "", "ok": False,
-                               "conflict": False, "editing": False}  # fmt: skip
+    context: dict[str, Any] = {
+        "text": text,
+        "errors": [],
+        "diff": "",
+        "ok": False,
+        "conflict": False,
+        "editing": False,
+    }
     obj, problem = await _parse(text)
     if obj is None:
         context["errors"] = [{"field": "", "message": problem, "line": None}]
@@ -115,7 +141,9 @@ async def _submit(request: Request, *, apply: bool) -> Response:
     stored: dict[str, Any] | None = None
     if version:
         try:
-            stored = await ui.api.call(person, "GET", path("workspaces", namespace=namespace, name=name))
+            stored = await ui.api.call(
+                person, "GET", path("workspaces", namespace=namespace, name=name)
+            )
         except ApiError as error:
             return _api_error_page(request, error)
         # NB: a PUT replaces the whole object; keep the status and the fields the editor hides.
@@ -134,8 +162,11 @@ async def _submit(request: Request, *, apply: bool) -> Response:
             return render(request, "yaml.html", context, 409)
         causes = error.causes() or [{"field": "", "message": str(error)}]
         context["errors"] = [
-            {"field": c.get("field", ""), "message": c.get("message", ""),
-             "line": line_of(text, str(c.get("field") or ""))}  # fmt: skip
+            {
+                "field": c.get("field", ""),
+                "message": c.get("message", ""),
+                "line": line_of(text, str(c.get("field") or "")),
+            }
             for c in causes
         ]
         return render(request, "yaml.html", context, error.status if error.status < 500 else 502)
@@ -143,7 +174,9 @@ async def _submit(request: Request, *, apply: bool) -> Response:
         target_name = answer.get("metadata", {}).get("name", name)
         return RedirectResponse(f"/workspaces/{namespace}/{target_name}", status_code=303)
     before = dump(editable(stored)) if stored is not None else ""
-    after = dump(editable(answer) | {"metadata": editable(answer)["metadata"] | {"resourceVersion": version}}) if stored is not None else dump(obj)
+    shown = editable(answer)
+    shown["metadata"]["resourceVersion"] = version
+    after = dump(shown) if stored is not None else dump(obj)
     context["diff"] = "".join(
         difflib.unified_diff(before.splitlines(True), after.splitlines(True), "stored", "yours")
     )

@@ -1,0 +1,136 @@
+"""Fixtures of the web UI tests: the real store, the GitHub stand-in, the UI in TestClient.
+
+The UI is Starlette's TestClient around the real application (lifespan included, so the one
+watch runs); it talks to a real store over HTTPS and signs people in through the real
+stand-in's OAuth flow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from tests.support.devgithub import DevGitHub
+from tests.support.kubeapi import Api
+from tests.support.storeproc import StoreProcess
+from webui import app as webapp
+from webui.settings import GitHubApp, Settings
+
+BOOTSTRAP_TOKEN = "bootstrap-secret-for-tests"
+
+
+def workspace(name: str, owner: str = "alice", **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "wws.dev/v1alpha1",
+        "kind": "Workspace",
+        "metadata": {"name": name},
+        "spec": {"owner": owner, **spec},
+    }
+
+
+def ws_path(namespace: str, name: str = "") -> str:
+    base = f"/apis/wws.dev/v1alpha1/namespaces/{namespace}/workspaces"
+    return f"{base}/{name}" if name else base
+
+
+@pytest.fixture
+def api(store: StoreProcess) -> Iterator[Api]:
+    client = Api(store)
+    client.create(
+        "/apis/wws.dev/v1alpha1/organizations",
+        {
+            "apiVersion": "wws.dev/v1alpha1",
+            "kind": "Organization",
+            "metadata": {"name": "acme"},
+            "spec": {"members": [{"user": "alice", "role": "owner"}, {"user": "bob"}]},
+        },
+    )
+    client.namespace("acme")
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@dataclasses.dataclass
+class UIFactory:
+    store: StoreProcess
+    dev_github: DevGitHub
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "kubeconfig": self.store.kubeconfig,
+            "public_url": "http://testserver",
+            "github": GitHubApp(
+                client_id="wws",
+                client_secret="dev",
+                web_url=self.dev_github.url,
+                api_url=self.dev_github.url,
+            ),
+            "bootstrap_token": BOOTSTRAP_TOKEN,
+            "bootstrap_kubeconfig": self.store.kubeconfig,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    def client(self, **overrides: Any) -> TestClient:
+        return TestClient(webapp.build(self.settings(**overrides)), follow_redirects=False)
+
+
+@pytest.fixture
+def ui_factory(store: StoreProcess, dev_github: DevGitHub, api: Api) -> UIFactory:
+    return UIFactory(store, dev_github)
+
+
+@pytest.fixture
+def ui(ui_factory: UIFactory) -> Iterator[TestClient]:
+    with ui_factory.client() as client:
+        yield client
+
+
+def oauth_redirect_to_callback(dev_github: DevGitHub, location: str, login: str) -> str:
+    """Choose ``login`` on the stand-in's sign-in page; the callback URL it sends back to."""
+    fields = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    fields["login"] = login
+    answer = httpx.post(dev_github.url + "/login/oauth/authorize", data=fields)
+    assert answer.status_code in (302, 303), answer.text
+    return str(answer.headers["location"])
+
+
+def sign_in(client: TestClient, dev_github: DevGitHub, login: str) -> None:
+    """The whole GitHub sign-in of ``login`` in ``client``'s cookie jar."""
+    started = client.get("/login/github")
+    assert started.status_code in (302, 303, 307), started.text
+    callback = oauth_redirect_to_callback(dev_github, started.headers["location"], login)
+    parts = urlsplit(callback)
+    finished = client.get(f"{parts.path}?{parts.query}")
+    assert finished.status_code == 303, finished.text
+    assert finished.headers["location"] == "/"
+
+
+def csrf_of(client: TestClient, page: str = "/") -> str:
+    text = client.get(page).text
+    marker = 'data-csrf="'
+    start = text.index(marker) + len(marker)
+    return str(text[start : text.index('"', start)])
+
+
+@pytest.fixture
+def signed_in(ui: TestClient, dev_github: DevGitHub) -> Callable[[str], tuple[TestClient, str]]:
+    def as_person(login: str) -> tuple[TestClient, str]:
+        sign_in(ui, dev_github, login)
+        return ui, csrf_of(ui)
+
+    return as_person
+
+
+@pytest.fixture
+def tmp(tmp_path: Path) -> Path:
+    return tmp_path
