@@ -82,8 +82,9 @@ class UI:
         found = []
         for invitation in answer.get("items") or []:
             spec, status = invitation.get("spec") or {}, invitation.get("status") or {}
-            invitee = str(spec.get("invitee") or spec.get("login") or spec.get("email") or "")
-            if invitee.lower() in addresses and status.get("phase", "Pending") == "Pending":
+            invitee = str(spec.get("invitee") or "").lower()
+            pending = (status.get("phase") or "Pending") == "Pending" and not spec.get("revoked")
+            if invitee in addresses and pending and not status.get("acceptedBy"):
                 found.append(invitation)
         return found
 

@@ -344,3 +344,32 @@ def test_kubeconfig_download_carries_the_persons_token(signed_in: SignedIn, ui: 
     assert discovery["issuer"] == "http://testserver"
     keys = client.get(urlsplit(discovery["jwks_uri"]).path).json()["keys"]
     assert keys[0]["kty"] == "RSA" and "d" not in keys[0]
+
+
+def test_invite_banner_accept_and_revoke(signed_in: SignedIn, api: Api) -> None:
+    client, csrf = signed_in("alice")
+    answer = client.post(
+        "/orgs/acme/invitations",
+        data={"csrf": csrf, "invitee": "carol@example.com", "role": "member", "message": "hi"},
+    )
+    assert answer.status_code == 303, answer.text
+    invitations = api.get_json("/apis/wws.dev/v1alpha1/namespaces/acme/invitations")["items"]
+    assert [i["spec"]["invitee"] for i in invitations] == ["carol@example.com"]
+    name = invitations[0]["metadata"]["name"]
+    assert "carol@example.com" in client.get("/orgs/acme").text
+    # carol, matched by her verified e-mail, sees the banner and accepts as herself.
+    client.cookies.clear()
+    carol, carol_csrf = signed_in("carol")
+    page = carol.get("/").text
+    assert f'data-invitation="acme/{name}"' in page
+    accepted = carol.post(f"/orgs/acme/invitations/{name}/accept", data={"csrf": carol_csrf})
+    assert accepted.status_code == 303
+    stored = api.get_json(f"/apis/wws.dev/v1alpha1/namespaces/acme/invitations/{name}")
+    assert stored["status"]["acceptedBy"] == "github:carol"
+    assert f'data-invitation="acme/{name}"' not in carol.get("/").text
+    carol.cookies.clear()
+    owner, owner_csrf = signed_in("alice")
+    revoked = owner.post(f"/orgs/acme/invitations/{name}/revoke", data={"csrf": owner_csrf})
+    assert revoked.status_code == 303
+    stored = api.get_json(f"/apis/wws.dev/v1alpha1/namespaces/acme/invitations/{name}")
+    assert stored["spec"]["revoked"] is True

@@ -1,7 +1,8 @@
 """Organizations: the person's list, one organization's members, teams, invitations, policy.
 
-Invitations are ``Invitation`` objects in the organization's namespace (issue 10); the UI
-creates, revokes (deletes) and accepts them as the person, and the API decides.
+Invitations are ``Invitation`` objects in the organization's namespace (api/invitation.py);
+the UI creates, revokes (``spec.revoked``) and accepts (``status.acceptedBy``) them as the
+person, and the API decides.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ async def invite(request: Request) -> Response:
     teams = [t.strip() for t in str(form.get("teams") or "").split(",") if t.strip()]
     spec: dict[str, Any] = {"invitee": invitee, "role": role}
     if teams:
-        spec["teams"] = teams
+        spec["teams"] = [{"name": team} for team in teams]
+    if str(form.get("message") or "").strip():
+        spec["message"] = str(form.get("message")).strip()
     body = {
         "apiVersion": "wws.dev/v1alpha1",
         "kind": "Invitation",
@@ -98,7 +101,13 @@ async def revoke(request: Request) -> Response:
     ui, person = ui_of(request), person_of(request)
     org, name = request.path_params["org"], request.path_params["name"]
     try:
-        await ui.api.call(person, "DELETE", path("invitations", namespace=org, name=name))
+        await ui.api.call(
+            person,
+            "PATCH",
+            path("invitations", namespace=org, name=name),
+            body={"spec": {"revoked": True}},
+            content_type="application/merge-patch+json",
+        )
     except ApiError as error:
         return _api_error_page(request, error)
     log.info("webui.invitation_revoked", namespace=org, name=name, login=person.login)
@@ -106,16 +115,16 @@ async def revoke(request: Request) -> Response:
 
 
 async def accept(request: Request) -> Response:
-    """Accept as the invitee: ``spec.accepted: true`` written as the person (the admission
-    policy of issue 10 lets only the addressee do it)."""
+    """Accept as the invitee: ``status.acceptedBy`` set to the person's own user name,
+    written as the person (an admission policy lets only the addressee do it)."""
     ui, person = ui_of(request), person_of(request)
     org, name = request.path_params["org"], request.path_params["name"]
     try:
         await ui.api.call(
             person,
             "PATCH",
-            path("invitations", namespace=org, name=name),
-            body={"spec": {"accepted": True}},
+            path("invitations", namespace=org, name=name) + "/status",
+            body={"status": {"acceptedBy": person.username}},
             content_type="application/merge-patch+json",
         )
     except ApiError as error:
