@@ -133,10 +133,150 @@ def _namespace(data: bytes) -> dict[str, Any]:
     return obj
 
 
+def _strings(data: bytes, names: dict[int, str], repeated: frozenset[int]) -> dict[str, Any]:
+    """A message of string fields (singular or repeated), by field number."""
+    result: dict[str, Any] = {}
+    for number, _, value in _fields(data):
+        if number not in names:
+            continue
+        if number in repeated:
+            result.setdefault(names[number], []).append(_text(value))
+        else:
+            text = _text(value)
+            if text:
+                result[names[number]] = text
+    return result
+
+
+def _policy_rule(data: bytes) -> dict[str, Any]:
+    names = {1: "verbs", 2: "apiGroups", 3: "resources", 4: "resourceNames", 5: "nonResourceURLs"}
+    rule = _strings(data, names, frozenset(names))
+    rule.setdefault("verbs", [])
+    return rule
+
+
+def _label_selector(data: bytes) -> dict[str, Any]:
+    selector: dict[str, Any] = {}
+    for number, _, value in _fields(data):
+        if number == 1:
+            key, item = _map_entry(value)
+            selector.setdefault("matchLabels", {})[key] = _text(item)
+        elif number == 2:
+            selector.setdefault("matchExpressions", []).append(
+                _strings(value, {1: "key", 2: "operator", 3: "values"}, frozenset({3}))
+            )
+    return selector
+
+
+def _rbac(kind: str) -> Callable[[bytes], dict[str, Any]]:
+    """rbac.authorization.k8s.io/v1 Role, ClusterRole, RoleBinding, ClusterRoleBinding."""
+
+    def decode(data: bytes) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": kind,
+            "metadata": {},
+        }
+        binding = kind.endswith("Binding")
+        for number, _, value in _fields(data):
+            if number == 1:
+                obj["metadata"] = _object_meta(value)
+            elif number == 2 and binding:
+                subject = _strings(
+                    value, {1: "kind", 2: "apiGroup", 3: "name", 4: "namespace"}, frozenset()
+                )
+                obj.setdefault("subjects", []).append(subject)
+            elif number == 2:
+                obj.setdefault("rules", []).append(_policy_rule(value))
+            elif number == 3 and binding:
+                obj["roleRef"] = _strings(value, {1: "apiGroup", 2: "kind", 3: "name"}, frozenset())
+            elif number == 3:
+                selectors = [_label_selector(v) for n, _, v in _fields(value) if n == 1]
+                obj["aggregationRule"] = {"clusterRoleSelectors": selectors}
+        if not binding:
+            obj.setdefault("rules", [])
+        return obj
+
+    return decode
+
+
+def _resource_attributes(data: bytes) -> dict[str, Any]:
+    names = {
+        1: "namespace",
+        2: "verb",
+        3: "group",
+        4: "version",
+        5: "resource",
+        6: "subresource",
+        7: "name",
+    }
+    return _strings(data, names, frozenset())
+
+
+def _review(kind: str, group: str) -> Callable[[bytes], dict[str, Any]]:
+    """authorization.k8s.io/v1 access reviews and authentication.k8s.io/v1 SelfSubjectReview."""
+
+    def decode(data: bytes) -> dict[str, Any]:
+        obj: dict[str, Any] = {
+            "apiVersion": f"{group}/v1",
+            "kind": kind,
+            "metadata": {},
+            "spec": {},
+        }
+        for number, _, value in _fields(data):
+            if number == 1:
+                obj["metadata"] = _object_meta(value)
+            elif number == 2 and kind != "SelfSubjectReview":
+                obj["spec"] = _review_spec(value, kind)
+        return obj
+
+    return decode
+
+
+def _review_spec(data: bytes, kind: str) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if kind == "SelfSubjectRulesReview":
+        return _strings(data, {1: "namespace"}, frozenset())
+    for number, _, value in _fields(data):
+        if number == 1:
+            spec["resourceAttributes"] = _resource_attributes(value)
+        elif number == 2:
+            spec["nonResourceAttributes"] = _strings(value, {1: "path", 2: "verb"}, frozenset())
+        elif number == 3:
+            spec["user"] = _text(value)
+        elif number == 4:
+            spec.setdefault("groups", []).append(_text(value))
+        elif number == 5:
+            key, item = _map_entry(value)
+            spec.setdefault("extra", {})[key] = [_text(v) for n, _, v in _fields(item) if n == 1]
+        elif number == 6:
+            spec["uid"] = _text(value)
+    return spec
+
+
 DECODERS: dict[str, Callable[[bytes], dict[str, Any]]] = {
     "Secret": _secret,
     "ConfigMap": _config_map,
     "Namespace": _namespace,
+}
+#: Kinds of other groups, by (apiVersion, kind).
+GROUP_DECODERS: dict[tuple[str, str], Callable[[bytes], dict[str, Any]]] = {
+    **{
+        ("rbac.authorization.k8s.io/v1", kind): _rbac(kind)
+        for kind in ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+    },
+    **{
+        ("authorization.k8s.io/v1", kind): _review(kind, "authorization.k8s.io")
+        for kind in (
+            "SelfSubjectAccessReview",
+            "SelfSubjectRulesReview",
+            "SubjectAccessReview",
+            "LocalSubjectAccessReview",
+        )
+    },
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): _review(
+        "SelfSubjectReview", "authentication.k8s.io"
+    ),
 }
 
 
@@ -155,12 +295,13 @@ def decode(body: bytes) -> dict[str, Any]:
                     kind = _text(field)
         elif number == 2:
             raw = bytes(value)
-    decoder = DECODERS.get(kind)
-    if api_version != "v1" or decoder is None:
+    decoder = DECODERS.get(kind) if api_version == "v1" else GROUP_DECODERS.get((api_version, kind))
+    if decoder is None:
         raise StatusError(
             415,
             "UnsupportedMediaType",
-            f"the WWS embedded store reads Protobuf only for core/v1 {', '.join(DECODERS)}; "
+            f"the WWS embedded store reads Protobuf only for core/v1 {', '.join(DECODERS)} and "
+            "RBAC objects and access reviews; "
             f"send {api_version}/{kind} as JSON or YAML (kubectl apply -f)",
         )
     return decoder(raw)

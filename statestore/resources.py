@@ -128,7 +128,88 @@ CRDS = _builtin(
     status=True,
 )
 
-BUILTINS: tuple[ResourceInfo, ...] = (NAMESPACES, EVENTS, SECRETS, CONFIGMAPS, CRDS)
+RBAC_GROUP = "rbac.authorization.k8s.io"
+ROLES = _builtin(RBAC_GROUP, "v1", "roles", "role", "Role", namespaced=True)
+CLUSTERROLES = _builtin(
+    RBAC_GROUP, "v1", "clusterroles", "clusterrole", "ClusterRole", namespaced=False
+)
+ROLEBINDINGS = _builtin(
+    RBAC_GROUP, "v1", "rolebindings", "rolebinding", "RoleBinding", namespaced=True
+)
+CLUSTERROLEBINDINGS = _builtin(
+    RBAC_GROUP,
+    "v1",
+    "clusterrolebindings",
+    "clusterrolebinding",
+    "ClusterRoleBinding",
+    namespaced=False,
+)
+ADMISSION_GROUP = "admissionregistration.k8s.io"
+VALIDATING_POLICIES = _builtin(
+    ADMISSION_GROUP,
+    "v1",
+    "validatingadmissionpolicies",
+    "validatingadmissionpolicy",
+    "ValidatingAdmissionPolicy",
+    namespaced=False,
+)
+VALIDATING_POLICY_BINDINGS = _builtin(
+    ADMISSION_GROUP,
+    "v1",
+    "validatingadmissionpolicybindings",
+    "validatingadmissionpolicybinding",
+    "ValidatingAdmissionPolicyBinding",
+    namespaced=False,
+)
+
+
+def _review(group: str, plural: str, kind: str, *, namespaced: bool = False) -> ResourceInfo:
+    """A create-only kind that is answered, never stored (access and identity reviews)."""
+    return ResourceInfo(
+        group=group,
+        plural=plural,
+        singular=kind.lower(),
+        kind=kind,
+        namespaced=namespaced,
+        versions=(VersionInfo(name="v1"),),
+        builtin=True,
+        verbs=("create",),
+        extra={"review": True},
+    )
+
+
+AUTHZ_GROUP = "authorization.k8s.io"
+AUTHN_GROUP = "authentication.k8s.io"
+SELF_SUBJECT_ACCESS_REVIEWS = _review(
+    AUTHZ_GROUP, "selfsubjectaccessreviews", "SelfSubjectAccessReview"
+)
+SELF_SUBJECT_RULES_REVIEWS = _review(
+    AUTHZ_GROUP, "selfsubjectrulesreviews", "SelfSubjectRulesReview"
+)
+SUBJECT_ACCESS_REVIEWS = _review(AUTHZ_GROUP, "subjectaccessreviews", "SubjectAccessReview")
+LOCAL_SUBJECT_ACCESS_REVIEWS = _review(
+    AUTHZ_GROUP, "localsubjectaccessreviews", "LocalSubjectAccessReview", namespaced=True
+)
+SELF_SUBJECT_REVIEWS = _review(AUTHN_GROUP, "selfsubjectreviews", "SelfSubjectReview")
+
+BUILTINS: tuple[ResourceInfo, ...] = (
+    NAMESPACES,
+    EVENTS,
+    SECRETS,
+    CONFIGMAPS,
+    CRDS,
+    ROLES,
+    CLUSTERROLES,
+    ROLEBINDINGS,
+    CLUSTERROLEBINDINGS,
+    VALIDATING_POLICIES,
+    VALIDATING_POLICY_BINDINGS,
+    SELF_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_RULES_REVIEWS,
+    SUBJECT_ACCESS_REVIEWS,
+    LOCAL_SUBJECT_ACCESS_REVIEWS,
+    SELF_SUBJECT_REVIEWS,
+)
 
 
 def from_crd(crd: dict[str, Any]) -> ResourceInfo:

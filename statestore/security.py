@@ -96,7 +96,9 @@ def self_signed(data_dir: Path, host: str) -> TLSFiles:
     return TLSFiles(cert_path, key_path, ca_path)
 
 
-def write_kubeconfig(path: Path, *, server: str, token: str, ca: Path | None) -> None:
+def write_kubeconfig(
+    path: Path, *, server: str, token: str, ca: Path | None, user: str = "wws-admin"
+) -> None:
     cluster: dict[str, object] = {"server": server}
     if ca is not None:
         cluster["certificate-authority-data"] = base64.b64encode(ca.read_bytes()).decode()
@@ -104,11 +106,11 @@ def write_kubeconfig(path: Path, *, server: str, token: str, ca: Path | None) ->
         "apiVersion": "v1",
         "kind": "Config",
         "clusters": [{"name": "wws", "cluster": cluster}],
-        "users": [{"name": "wws-admin", "user": {"token": token}}],
+        "users": [{"name": user, "user": {"token": token}}],
         "contexts": [
             {
                 "name": "wws",
-                "context": {"cluster": "wws", "user": "wws-admin", "namespace": "default"},
+                "context": {"cluster": "wws", "user": user, "namespace": "default"},
             }
         ],
         "current-context": "wws",

@@ -13,8 +13,12 @@ import uvicorn
 import uvloop
 import yaml
 
-from statestore import resources, security
+from statestore import identities, resources, security
+from statestore.access import AccessControl
 from statestore.app import ApiServer
+from statestore.authn import config as authn_config
+from statestore.authn import oidc, tokenfile
+from statestore.authn.authenticator import Authenticator
 from statestore.errors import StatusError
 from statestore.store import Store
 from wws import logconfig
@@ -67,6 +71,81 @@ async def apply_crds(store: Store, crds: list[dict[str, Any]]) -> None:
             raise SystemExit(f"wws store serve: CRD {name} is invalid: {error}") from error
 
 
+#: Kinds ``--manifests`` may hold (access-control objects the store serves itself).
+MANIFEST_KINDS = {
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"): resources.CLUSTERROLES,
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): resources.CLUSTERROLEBINDINGS,
+    ("rbac.authorization.k8s.io/v1", "Role"): resources.ROLES,
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"): resources.ROLEBINDINGS,
+    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"): resources.VALIDATING_POLICIES,
+    (
+        "admissionregistration.k8s.io/v1",
+        "ValidatingAdmissionPolicyBinding",
+    ): resources.VALIDATING_POLICY_BINDINGS,
+}
+
+
+def load_manifests(folder: Path) -> list[dict[str, Any]]:
+    """The RBAC objects and admission policies in the YAML files of ``folder``."""
+    if not folder.is_dir():
+        raise SystemExit(f"wws store serve: --manifests {folder} is not a folder")
+    found = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        for document in yaml.safe_load_all(path.read_text()):
+            if not isinstance(document, dict):
+                continue
+            if (document.get("apiVersion"), document.get("kind")) not in MANIFEST_KINDS:
+                raise SystemExit(
+                    f"wws store serve: {path}: {document.get('apiVersion')}/"
+                    f"{document.get('kind')} is not a kind --manifests applies"
+                )
+            found.append(document)
+    return found
+
+
+async def apply_manifests(store: Store, documents: list[dict[str, Any]]) -> None:
+    """Create each object, or replace it when it differs (like ``kubectl apply``)."""
+    for document in documents:
+        info = MANIFEST_KINDS[(document["apiVersion"], document["kind"])]
+        metadata = document.get("metadata") or {}
+        name, namespace = metadata.get("name", ""), metadata.get("namespace")
+        current = store.get_entry(info, namespace, name)
+        try:
+            if current is None:
+                await store.create(info, "v1", namespace, document)
+            else:
+                body = {**document, "metadata": {**current.obj["metadata"], **metadata}}
+                await store.update(info, "v1", namespace, name, body)
+        except StatusError as error:
+            raise SystemExit(
+                f"wws store serve: {document['kind']} {name} is invalid: {error}"
+            ) from error
+
+
+def _authenticator(
+    data_dir: Path, token_auth_file: Path | None, authentication_config: Path | None
+) -> tuple[Authenticator, dict[str, str]]:
+    """The authenticator, and the token of each WWS identity found in the token file."""
+    if token_auth_file is None:
+        # No file given: the store keeps its own, with WWS's identities (the admin keeps
+        # the token of stores made before the file existed).
+        token_auth_file = data_dir / identities.TOKEN_FILE
+        identities.ensure_token_file(
+            token_auth_file, admin_token=security.load_or_create_token(data_dir)
+        )
+    try:
+        tokens = tokenfile.load(token_auth_file)
+    except tokenfile.TokenFileError as error:
+        raise SystemExit(f"wws store serve: --token-auth-file: {error}") from error
+    issuers: list[oidc.Issuer] = []
+    if authentication_config is not None:
+        try:
+            issuers = [oidc.Issuer(c) for c in authn_config.load(authentication_config)]
+        except authn_config.ConfigError as error:
+            raise SystemExit(f"wws store serve: --authentication-config: {error}") from error
+    return Authenticator(tokens=tokens, issuers=issuers), identities.tokens_by_user(tokens)
+
+
 class _Lifespan:
     """Wraps the API server so the CRDs are applied after the store has loaded."""
 
@@ -99,10 +178,14 @@ def main(
     tls_cert: Path | None,
     tls_key: Path | None,
     ready: Callable[[Endpoint], None] | None = None,
+    token_auth_file: Path | None = None,
+    authentication_config: Path | None = None,
+    manifests_dir: Path | None = None,
 ) -> int:
     data_dir.mkdir(parents=True, exist_ok=True)
     host, port = parse_listen(listen)
     crds = load_crd_files(crds_dir) if crds_dir else []
+    manifests = load_manifests(manifests_dir) if manifests_dir else []
     tls: security.TLSFiles | None = None
     if tls_cert or tls_key:
         if not (tls_cert and tls_key):
@@ -125,17 +208,29 @@ def main(
     scheme = "https"
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"{scheme}://{'[' + shown_host + ']' if ':' in shown_host else shown_host}:{port}"
-    token = security.load_or_create_token(data_dir)
-    kubeconfig = data_dir / "kubeconfig"
-    security.write_kubeconfig(kubeconfig, server=url, token=token, ca=tls.ca if tls else None)
+    authenticator, tokens = _authenticator(data_dir, token_auth_file, authentication_config)
+    kubeconfig = data_dir / identities.ADMIN.kubeconfig
+    for identity in identities.ALL:
+        token = tokens.get(identity.user.username)
+        if token is not None:
+            security.write_kubeconfig(
+                data_dir / identity.kubeconfig,
+                server=url,
+                token=token,
+                ca=tls.ca if tls else None,
+                user=identity.user.username,
+            )
 
     # How many revisions of history watches can resume from (older ones get 410 Expired).
     history_window = int(os.environ.get("WWS_STORE_HISTORY_WINDOW") or 20_000)
     store = Store(data_dir, history_window=history_window)
-    api = ApiServer(store, token=token, address=f"{shown_host}:{port}")
+    access = AccessControl(store, authenticator)
+    api = ApiServer(store, access=access, address=f"{shown_host}:{port}")
 
     async def after_start() -> None:
+        await access.start()
         await apply_crds(store, crds)
+        await apply_manifests(store, manifests)
         log.info("store.serving", url=url, kubeconfig=str(kubeconfig), crds=len(crds))
         if ready is not None:
             ready(Endpoint(host, port, url))

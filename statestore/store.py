@@ -15,6 +15,7 @@ settle and broadcast machinery and read best next to it.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -61,6 +62,12 @@ class WriteResult:
     warnings: list[str] = field(default_factory=list)
 
 
+Admission = Callable[
+    [str, ResourceInfo, str | None, str, dict[str, Any] | None, dict[str, Any] | None],
+    list[str],
+]
+
+
 class Watcher:
     """One watch stream's inbox; the hub fills it, the HTTP layer drains it."""
 
@@ -87,6 +94,11 @@ class Store:
         #: Called with the registry whenever a CRD changes (the OpenAPI cache listens).
         self.on_registry_change: list[Callable[[], None]] = []
         self.cascades = cascades.Cascades(self)
+        #: Called with every change as it is broadcast (the RBAC index listens).
+        self.on_event: list[Callable[[Event], None]] = []
+        #: Admission: (operation, info, namespace, name, object, old object) → warnings;
+        #: raises StatusError to refuse. Runs just before a write commits, never awaited.
+        self.admission: Admission | None = None
 
     # ---------------------------------------------------------------- start and stop
 
@@ -121,7 +133,9 @@ class Store:
 
     def spawn(self, coroutine: Any) -> None:
         """Run ``coroutine`` in the background until the store stops."""
-        task = asyncio.get_running_loop().create_task(coroutine)
+        # NB: an empty context: background work (cascades) runs as the server, not as
+        # whoever made the request that started it.
+        task = asyncio.get_running_loop().create_task(coroutine, context=contextvars.Context())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -234,6 +248,8 @@ class Store:
                 if event.key.startswith(watcher.prefix):
                     watcher.queue.put_nowait(event)
             self._after_event(event)
+            for listener in self.on_event:
+                listener(event)
 
     def _after_event(self, event: Event) -> None:
         """Server-side reactions: CRDs change what is served; deletions finish cascades."""
@@ -244,6 +260,19 @@ class Store:
                 callback()
         if event.type == DELETED:
             self.cascades.after_delete(event)
+
+    def _admit(
+        self,
+        operation: str,
+        info: ResourceInfo,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+    ) -> list[str]:
+        if self.admission is None:
+            return []
+        return self.admission(operation, info, namespace, name, obj, old)
 
     def has_objects(self, group: str, plural: str) -> bool:
         return bool(self._objects.get((group, plural)))
@@ -305,6 +334,7 @@ class Store:
         metadata["creationTimestamp"] = objects.now()
         if strategy.tracks_generation:
             metadata["generation"] = 1
+        warnings.extend(self._admit("CREATE", info, namespace, name, obj, None))
         if dry_run:
             return WriteResult(obj, orjson.dumps(obj), warnings)
         [data] = await self.commit(info, [(key, ADDED, obj)])
@@ -440,6 +470,7 @@ class Store:
             old, new, status_subresource=has_status
         ):
             metadata["generation"] = int(old_metadata.get("generation", 1)) + 1
+        warnings.extend(self._admit("UPDATE", info, namespace, name, new, old))
         if new == old:
             # A write that changes nothing bumps nothing and tells no watcher.
             return WriteResult(old, current.data, warnings)
@@ -490,17 +521,18 @@ class Store:
                 f"{current.rv}",
             )
         strategy = strategies.for_resource(info)
+        warnings = self._admit("DELETE", info, namespace, name, None, old)
         key = info.key(namespace, name)
         finalizers = old["metadata"].get("finalizers") or []
         cascade = strategy.cascades(old, context=self)
         if not finalizers and not cascade:
             gone = copy.deepcopy(old)
             if dry_run:
-                return WriteResult(gone, current.data)
+                return WriteResult(gone, current.data, warnings)
             [data] = await self.commit(info, [(key, DELETED, gone)])
-            return WriteResult(gone, data)
+            return WriteResult(gone, data, warnings)
         if old["metadata"].get("deletionTimestamp"):
-            return WriteResult(old, current.data)  # already being deleted
+            return WriteResult(old, current.data, warnings)  # already being deleted
         new = copy.deepcopy(old)
         new["metadata"]["deletionTimestamp"] = objects.now()
         new["metadata"]["deletionGracePeriodSeconds"] = 0
@@ -508,11 +540,11 @@ class Store:
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         strategy.begin_deletion(new)
         if dry_run:
-            return WriteResult(new, orjson.dumps(new))
+            return WriteResult(new, orjson.dumps(new), warnings)
         [data] = await self.commit(info, [(key, MODIFIED, new)])
         if cascade:
             self.cascades.start(info, new)
-        return WriteResult(new, data)
+        return WriteResult(new, data, warnings)
 
     async def delete_collection(
         self,

@@ -17,6 +17,7 @@ from typing import Any, Final, Protocol
 
 from statestore import objects, resources, schema
 from statestore.errors import Cause
+from statestore.rbac import validation as rbac_validation
 from statestore.resources import ResourceInfo, VersionInfo
 from wws import logconfig
 
@@ -45,6 +46,10 @@ class Strategy:
     #: With a ``/status`` subresource, the main resource ignores ``status`` (and ``/status``
     #: everything else); a built-in kind decides this in its own prepare methods.
     status_apart = True
+
+    def name_causes(self, name: Any) -> list[Cause]:
+        """What is wrong with a new object's name (DNS-1123 subdomain or label by default)."""
+        return objects.check_name(name, label=self.name_is_label)
 
     def prepare_for_create(self, obj: dict[str, Any], version: VersionInfo | None) -> None:
         """Reset what a client may not set on create (status, when it has its own endpoint)."""
@@ -219,6 +224,28 @@ class CRDStrategy(BuiltinStrategy):
         return True
 
 
+class RBACStrategy(BuiltinStrategy):
+    """Roles, ClusterRoles and their bindings: names are path segments (``system:view``),
+    rules and subjects validated as kube does; a binding's roleRef never changes."""
+
+    def __init__(self, check: rbac_validation.Check, *, binding: bool = False) -> None:
+        self._check = check
+        self._binding = binding
+
+    def name_causes(self, name: Any) -> list[Cause]:
+        if not name:
+            return objects.check_name(name, label=False)
+        return []  # checked by the kind's validation (ValidatePathSegmentName)
+
+    def validate(
+        self, obj: dict[str, Any], *, context: Context
+    ) -> tuple[dict[str, Any], list[Cause]]:
+        return obj, self._check(obj)
+
+    def validate_update(self, old: dict[str, Any], new: dict[str, Any]) -> list[Cause]:
+        return rbac_validation.role_ref_change(old, new) if self._binding else []
+
+
 CUSTOM: Final = Strategy()
 _BY_RESOURCE: Final[dict[tuple[str, str], Strategy]] = {
     (resources.NAMESPACES.group, resources.NAMESPACES.plural): NamespaceStrategy(),
@@ -226,7 +253,23 @@ _BY_RESOURCE: Final[dict[tuple[str, str], Strategy]] = {
     (resources.CONFIGMAPS.group, resources.CONFIGMAPS.plural): BuiltinStrategy(),
     (resources.EVENTS.group, resources.EVENTS.plural): BuiltinStrategy(),
     (resources.CRDS.group, resources.CRDS.plural): CRDStrategy(),
+    (resources.RBAC_GROUP, "roles"): RBACStrategy(rbac_validation.validate_role),
+    (resources.RBAC_GROUP, "clusterroles"): RBACStrategy(rbac_validation.validate_cluster_role),
+    (resources.RBAC_GROUP, "rolebindings"): RBACStrategy(
+        rbac_validation.validate_role_binding, binding=True
+    ),
+    (resources.RBAC_GROUP, "clusterrolebindings"): RBACStrategy(
+        rbac_validation.validate_cluster_role_binding, binding=True
+    ),
 }
+for _review in (
+    resources.SELF_SUBJECT_ACCESS_REVIEWS,
+    resources.SELF_SUBJECT_RULES_REVIEWS,
+    resources.SUBJECT_ACCESS_REVIEWS,
+    resources.LOCAL_SUBJECT_ACCESS_REVIEWS,
+    resources.SELF_SUBJECT_REVIEWS,
+):
+    _BY_RESOURCE[(_review.group, _review.plural)] = BuiltinStrategy()
 
 
 def for_resource(info: ResourceInfo) -> Strategy:

@@ -96,7 +96,7 @@ def prepare_create(
         namespace = None
     if not metadata.get("name") and metadata.get("generateName"):
         metadata["name"] = objects.generated_name(str(metadata["generateName"]))
-    name_causes = objects.check_name(metadata.get("name"), label=strategy.name_is_label)
+    name_causes = strategy.name_causes(metadata.get("name"))
     if name_causes:
         raise errors.invalid(
             kind=info.kind,

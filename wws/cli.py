@@ -21,6 +21,11 @@ def _store_serve(args: argparse.Namespace) -> int:
         crds_dir=Path(args.crds) if args.crds else None,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
+        token_auth_file=Path(args.token_auth_file) if args.token_auth_file else None,
+        authentication_config=(
+            Path(args.authentication_config) if args.authentication_config else None
+        ),
+        manifests_dir=Path(args.manifests) if args.manifests else None,
     )
 
 
@@ -125,6 +130,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--tls-cert", help="certificate (PEM); required off loopback unless generated"
     )
     serve.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
+    serve.add_argument(
+        "--token-auth-file",
+        help="static tokens, kube's CSV format (default: DATA_DIR/tokens.csv with WWS's "
+        "identities, made when missing)",
+    )
+    serve.add_argument(
+        "--authentication-config",
+        help="AuthenticationConfiguration (apiserver.config.k8s.io) with JWT issuers",
+    )
+    serve.add_argument(
+        "--manifests",
+        help="apply the RBAC objects and admission policies of this folder's YAML at start",
+    )
     serve.set_defaults(handler=_store_serve)
 
     crds = commands.add_parser("crds", help="CustomResourceDefinitions of the WWS API")

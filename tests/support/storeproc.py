@@ -24,6 +24,11 @@ class StoreProcess:
     listen: str = "127.0.0.1:0"
     #: Extra environment variables for the server (e.g. WWS_STORE_BOOKMARK_INTERVAL).
     env: dict[str, str] | None = None
+    #: ``--authentication-config`` (JWT issuers), ``--manifests`` (RBAC objects, policies).
+    authentication_config: Path | None = None
+    manifests_dir: Path | None = None
+    #: Extra ``wws store serve`` arguments (audit flags, ...).
+    extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -44,6 +49,18 @@ class StoreProcess:
     @property
     def token(self) -> str:
         return str(self.config()["users"][0]["user"]["token"])  # type: ignore[index]
+
+    def kubeconfig_of(self, identity: str) -> Path:
+        """The kubeconfig of a WWS identity: ``admin``, ``controller`` or ``webui``."""
+        return self.data_dir / ("kubeconfig" if identity == "admin" else f"{identity}.kubeconfig")
+
+    def token_of(self, username: str) -> str:
+        """A user's token in the store's static token file (``wws:controller``, ...)."""
+        for line in (self.data_dir / "tokens.csv").read_text().splitlines():
+            token, user, *_ = line.split(",")
+            if user == username:
+                return token
+        raise KeyError(username)
 
     @property
     def ca_path(self) -> Path:
@@ -69,6 +86,11 @@ class StoreProcess:
         ]
         if self.crds_dir is not None:
             command += ["--crds", str(self.crds_dir)]
+        if self.authentication_config is not None:
+            command += ["--authentication-config", str(self.authentication_config)]
+        if self.manifests_dir is not None:
+            command += ["--manifests", str(self.manifests_dir)]
+        command += list(self.extra_args)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             command,

@@ -1,0 +1,119 @@
+"""CEL as the access-control parts of kube-apiserver use it (authentication claim mappings,
+admission policies): one ``cel-python`` environment, the few functions of Kubernetes' CEL
+libraries that WWS's expressions need, and plain-Python results.
+
+cel-python implements the CEL standard; Kubernetes adds string functions (``lowerAscii``,
+``split``, ``join``, ...) which are registered here so expressions written for a real cluster
+compile and run unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import celpy
+import celpy.adapter
+import celpy.celtypes as ct
+
+_ENVIRONMENT = celpy.Environment()
+
+
+def _string_list(values: list[str]) -> ct.ListType:
+    return ct.ListType([ct.StringType(value) for value in values])
+
+
+def _join(items: Any, separator: Any = "") -> ct.StringType:
+    return ct.StringType(str(separator).join(str(item) for item in items))
+
+
+def _index_of(text: Any, sub: Any) -> ct.IntType:
+    return ct.IntType(str(text).find(str(sub)))
+
+
+#: Kubernetes' CEL string library (k8s.io/apiserver/pkg/cel/library, cel-go ext/strings),
+#: as far as WWS uses it.
+K8S_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    "lowerAscii": lambda s: ct.StringType(str(s).lower()),
+    "upperAscii": lambda s: ct.StringType(str(s).upper()),
+    "trim": lambda s: ct.StringType(str(s).strip()),
+    "split": lambda s, sep: _string_list(str(s).split(str(sep))),
+    "join": _join,
+    "replace": lambda s, old, new: ct.StringType(str(s).replace(str(old), str(new))),
+    "indexOf": _index_of,
+}
+
+
+class CompileError(ValueError):
+    """An expression that does not parse; ``column`` is 1-based where known."""
+
+    def __init__(self, message: str, column: int | None = None) -> None:
+        super().__init__(message)
+        self.column = column
+
+
+def short_error(error: BaseException) -> str:
+    """cel-python's messages carry the whole activation; keep the first clause."""
+    text = str(error.args[0]) if error.args else str(error)
+    return text.split(" (in activation", 1)[0]
+
+
+@dataclass(frozen=True)
+class Program:
+    expression: str
+    _program: Any
+
+    def evaluate(self, activation: Mapping[str, Any]) -> Any:
+        """The result in plain Python; raises ``EvaluationError`` when CEL cannot evaluate."""
+        try:
+            result = self._program.evaluate(dict(activation))
+        except Exception as error:
+            raise EvaluationError(short_error(error)) from error
+        if isinstance(result, Exception):
+            raise EvaluationError(short_error(result))
+        return to_python(result)
+
+
+class EvaluationError(RuntimeError):
+    pass
+
+
+def compile_expression(
+    expression: str, *, functions: Mapping[str, Callable[..., Any]] | None = None
+) -> Program:
+    try:
+        ast = _ENVIRONMENT.compile(expression)
+    except Exception as error:  # celpy raises its own parser errors
+        column = getattr(error, "column", None)
+        first = str(error).splitlines()[0] if str(error) else "syntax error"
+        raise CompileError(
+            f"compilation failed: ERROR: <input>:1:{column or 1}: {first}", column
+        ) from error
+    library = dict(K8S_FUNCTIONS)
+    if functions:
+        library.update(functions)
+    return Program(expression, _ENVIRONMENT.program(ast, functions=library))
+
+
+def to_cel(value: Any) -> Any:
+    """A JSON value as CEL sees it (``None`` stays ``null``)."""
+    if value is None:
+        return None
+    return celpy.adapter.json_to_cel(value)
+
+
+def to_python(value: Any) -> Any:
+    if isinstance(value, ct.BoolType | bool):
+        return bool(value)
+    if isinstance(value, ct.StringType | str):
+        return str(value)
+    if isinstance(value, ct.IntType | ct.UintType):
+        return int(value)
+    if isinstance(value, ct.DoubleType | float):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): to_python(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_python(v) for v in value]
+    return value
