@@ -286,6 +286,15 @@ class Provider(abc.ABC):
 
     #: The name used in ``spec.provider`` and in the ``wws.providers`` entry-point group.
     name: ClassVar[str]
+    #: Whether :meth:`subscribe` reports the agents' new reports (:attr:`ChangeKind.REPORT`);
+    #: when not, the controller looks at a starting workspace's report every second.
+    reports_changes: ClassVar[bool] = False
+
+    @property
+    def host(self) -> str:
+        """The machine the workspaces run on: the controller bounds the starts and deletes
+        at once per host as well as per provider. Default: this machine (``"local"``)."""
+        return "local"
 
     @classmethod
     def from_settings(cls, settings: ProviderSettings) -> Self:

@@ -3,8 +3,12 @@ listing per kind (labels select WWS's objects), and the agents' folders left beh
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
 from providers import base
-from providers.podman import naming
+from providers.podman import naming, observing
 from providers.podman.calls import PodmanApi, api_json
 from providers.podman.folders import AgentFolders
 
@@ -58,3 +62,60 @@ def list_leftovers(
             )
         )
     return objects
+
+
+def list_workspaces(api: PodmanApi) -> dict[str, base.Observed]:
+    """Every workspace here by UID, from one listing of the containers and one of the
+    volumes (see :meth:`providers.base.Provider.list`)."""
+    label_filter = api_json({"label": [naming.LABEL_UID]})
+    found: dict[str, base.Observed] = {}
+    containers = api.call(
+        "get", "/containers/json", params={"all": "true", "filters": label_filter}
+    )
+    for item in containers.json() if containers is not None else []:
+        labels = item.get("Labels") or {}
+        uid = labels.get(naming.LABEL_UID)
+        if uid:
+            found[str(uid)] = listed(item)
+    volumes = api.call("get", "/volumes/json", params={"filters": label_filter})
+    for item in volumes.json() if volumes is not None else []:
+        uid = (item.get("Labels") or {}).get(naming.LABEL_UID)
+        if uid and uid not in found:
+            found[str(uid)] = base.Observed(state=base.State.ABSENT, home_exists=True)
+    return found
+
+
+def listed(item: Mapping[str, Any]) -> base.Observed:
+    """A container as the list shows it (coarser than an inspect: no error message, times
+    to the second), enough to tell whether it is as the status says."""
+    labels = item.get("Labels") or {}
+    exit_code = int(item.get("ExitCode") or 0)
+    state, message = observing.state_of(
+        {"Status": str(item.get("State") or ""), "ExitCode": exit_code}
+    )
+    ports = tuple(
+        base.PublishedPort(
+            name=f"{port.get('container_port')}/{port.get('protocol') or 'tcp'}",
+            container_port=int(port.get("container_port") or 0),
+            host_ip=str(port.get("host_ip") or ""),
+            host_port=int(port.get("host_port") or 0),
+            protocol=str(port.get("protocol") or "tcp"),
+        )
+        for port in item.get("Ports") or []
+    )
+    started = item.get("StartedAt")
+    return base.Observed(
+        state=state,
+        ports=ports,
+        started_at=(
+            datetime.datetime.fromtimestamp(started, datetime.UTC)
+            if isinstance(started, int) and started > 0
+            else None
+        ),
+        message=message,
+        config_hash=labels.get(naming.LABEL_CONFIG_HASH, ""),
+        image=str(item.get("Image") or ""),
+        exit_code=exit_code,
+        home_exists=True,
+        runtime_id=str(item.get("Id") or ""),
+    )

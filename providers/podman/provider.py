@@ -21,7 +21,9 @@ folder goes with :meth:`PodmanProvider.delete`.
 local volumes and overlay storage have no size limits without XFS project quotas.
 
 The ``podman`` client is synchronous: each public method runs one blocking function in a
-worker thread (``asyncio.to_thread``), with one client per thread. The hot path of
+worker thread of the provider's own pool (:data:`WORKERS` threads, so many starts and
+deletes at once are not held up by the event loop's small default pool), with one client per
+thread. The hot path of
 :meth:`ensure` on a converged workspace is a single inspect call.
 
 Modules beside this one, by job: :mod:`.calls` (the API, errors, locks), :mod:`.folders`
@@ -33,16 +35,33 @@ inspect means), :mod:`.inventory` (what WWS holds here), :mod:`.naming` (names, 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import functools
 import time
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from providers import base
-from providers.podman import calls, containers, folders, inventory, naming, observing, service
+from providers.podman import (
+    calls,
+    containers,
+    events,
+    folders,
+    inventory,
+    naming,
+    observing,
+    service,
+)
 from wws import logconfig
 
 log = logconfig.get(__name__)
+
+#: Threads for calls to Podman: more than the controller's bound on actions at once per
+#: provider, so listings and observes are never queued behind starts and deletes.
+WORKERS = 24
+
+T = TypeVar("T")
 
 
 def _is_true(value: str | None, default: bool) -> bool:
@@ -59,6 +78,7 @@ class PodmanProvider(base.Provider):
     """
 
     name = "podman"
+    reports_changes = True
 
     def __init__(
         self,
@@ -79,6 +99,7 @@ class PodmanProvider(base.Provider):
         self.folders = folders.AgentFolders(self.data_dir)
         self._service: service.Service | None = None
         self._api = calls.PodmanApi(socket_path)
+        self._pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="podman")
 
     @classmethod
     def from_settings(cls, settings: base.ProviderSettings) -> Self:
@@ -119,30 +140,42 @@ class PodmanProvider(base.Provider):
             await asyncio.to_thread(self._service.stop)
             self._service = None
 
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        """``function(*args)`` in the provider's thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args))
+
     # --- the interface --------------------------------------------------------------------
 
     async def ensure(self, desired: base.DesiredWorkspace) -> base.Observed:
-        return await asyncio.to_thread(self._ensure, desired)
+        return await self._run(self._ensure, desired)
 
     async def stop(self, ref: base.WorkspaceRef) -> None:
-        await asyncio.to_thread(self._stop, ref)
+        await self._run(self._stop, ref)
 
     async def delete(self, ref: base.WorkspaceRef) -> None:
-        await asyncio.to_thread(self._delete, ref)
+        await self._run(self._delete, ref)
 
     async def observe(self, ref: base.WorkspaceRef) -> base.Observed:
-        return await asyncio.to_thread(self._observe, ref)
+        return await self._run(self._observe, ref)
 
     async def list_managed(self) -> list[base.ManagedObject]:
-        return await asyncio.to_thread(inventory.list_managed, self._api)
+        return await self._run(inventory.list_managed, self._api)
 
     async def list_leftovers(
         self, managed: Collection[base.ManagedObject]
     ) -> list[base.ManagedObject]:
-        return await asyncio.to_thread(inventory.list_leftovers, self.folders, list(managed))
+        return await self._run(inventory.list_leftovers, self.folders, list(managed))
 
     async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
-        return await asyncio.to_thread(self.folders.read_report, ref.uid)
+        return await self._run(self.folders.read_report, ref.uid)
+
+    async def list(self) -> dict[str, base.Observed]:
+        return await self._run(inventory.list_workspaces, self._api)
+
+    async def subscribe(self) -> AsyncIterator[base.Change]:
+        async for change in events.subscribe(self.socket_path, self.folders):
+            yield change
 
     # --- ensure ---------------------------------------------------------------------------
 

@@ -45,7 +45,9 @@ def default_socket(data_dir: Path) -> Path:
     return Path(configured) if configured else data_dir / "podman" / "podman.sock"
 
 
-class _UnixHTTPConnection(http.client.HTTPConnection):
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """HTTP over the API service's Unix socket."""
+
     def __init__(self, path: Path, timeout: float) -> None:
         super().__init__("localhost", timeout=timeout)
         self._path = path
@@ -61,7 +63,7 @@ def ping(socket_path: Path, *, timeout: float = 2.0) -> bool:
     """True when a Podman API service answers ``/_ping`` on ``socket_path``."""
     if not socket_path.exists():
         return False
-    conn = _UnixHTTPConnection(socket_path, timeout)
+    conn = UnixHTTPConnection(socket_path, timeout)
     try:
         conn.request("GET", "/_ping")
         return conn.getresponse().status == 200
