@@ -47,10 +47,10 @@ from typing import Any
 
 import aiohttp
 
+from images.build import image as imagebuild
 from providers.podman import naming, service
 from tests.support.storeproc import REPO, StoreProcess
 from tests.workspace.conftest import GitServer, make_org_network, make_repo
-from wws import imagebuild
 
 GROUP, VERSION = "wws.dev", "v1alpha1"
 TARGETS = {

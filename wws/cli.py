@@ -13,12 +13,14 @@ DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "wws"
 
 
 def _store_serve(args: argparse.Namespace) -> int:
+    import crds
     from statestore import server
 
+    crds_dir = Path(args.crds) if args.crds else (crds.folder() if args.wws_crds else None)
     return server.main(
         data_dir=Path(args.data_dir),
         listen=args.listen,
-        crds_dir=Path(args.crds) if args.crds else None,
+        crds_dir=crds_dir,
         tls_cert=Path(args.tls_cert) if args.tls_cert else None,
         tls_key=Path(args.tls_key) if args.tls_key else None,
         token_auth_file=Path(args.token_auth_file) if args.token_auth_file else None,
@@ -30,9 +32,12 @@ def _store_serve(args: argparse.Namespace) -> int:
 
 
 def _crds_generate(args: argparse.Namespace) -> int:
+    import crds
     from wws import crdgen
 
-    return crdgen.main(out_dir=Path(args.out), check=args.check)
+    # NB: the default is the installed package's folder, which in a checkout (an editable
+    # install) is the checkout's crds/: so --check also works from an installed wheel.
+    return crdgen.main(out_dir=Path(args.out) if args.out else crds.folder(), check=args.check)
 
 
 def _controller_run(args: argparse.Namespace) -> int:
@@ -46,9 +51,9 @@ def _controller_run(args: argparse.Namespace) -> int:
 
 
 def _image_build(args: argparse.Namespace) -> int:
-    from wws import imagebuild
+    from images.build import image
 
-    return imagebuild.main(data_dir=Path(args.data_dir), force=args.force)
+    return image.main(data_dir=Path(args.data_dir), force=args.force)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -127,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--listen", default="127.0.0.1:6443", help="HOST:PORT (default %(default)s)")
     serve.add_argument("--crds", help="apply every CRD YAML file in this folder at start")
     serve.add_argument(
+        "--wws-crds",
+        action="store_true",
+        help="apply WWS's own CRDs at start (the ones installed with wws; --crds wins)",
+    )
+    serve.add_argument(
         "--tls-cert", help="certificate (PEM); required off loopback unless generated"
     )
     serve.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
@@ -148,7 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
     crds = commands.add_parser("crds", help="CustomResourceDefinitions of the WWS API")
     crds_commands = crds.add_subparsers(dest="crds_command", required=True)
     generate = crds_commands.add_parser("generate", help="write crds/*.yaml from api/")
-    generate.add_argument("--out", default="crds")
+    generate.add_argument(
+        "--out", help="default: the crds folder of this install (a checkout's crds/)"
+    )
     generate.add_argument("--check", action="store_true", help="fail when the files differ")
     generate.set_defaults(handler=_crds_generate)
 

@@ -246,22 +246,27 @@ def to_yaml(document: dict[str, Any]) -> str:
     return HEADER + body
 
 
-def render(out_dir: Path, docs_path: Path) -> dict[Path, str]:
-    """Every generated file's path and text: the CRDs in ``out_dir`` and the API reference."""
+def render(out_dir: Path, docs_path: Path | None) -> dict[Path, str]:
+    """Every generated file's path and text: the CRDs in ``out_dir`` and the API reference
+    (unless ``docs_path`` is None)."""
     crds = generate()
     files = {out_dir / name: to_yaml(document) for name, document in crds.items()}
-    files[docs_path] = render_docs(crds)
+    if docs_path is not None:
+        files[docs_path] = render_docs(crds)
     return files
 
 
 def main(out_dir: Path, check: bool, docs_path: Path | None = None) -> int:
     """Write the CRDs into ``out_dir`` and the API reference to ``docs_path``.
 
-    ``docs_path`` defaults to ``docs/api.md`` beside ``out_dir``. With ``check``, nothing is
-    written: the exit code is 1 and the differing files are listed when the files on disk
-    are not what the models generate (also a CRD file in ``out_dir`` that no model makes).
+    ``docs_path`` defaults to ``docs/api.md`` beside ``out_dir`` when there is a ``docs/``
+    folder there (a checkout; an installed wheel has CRDs but no docs). With ``check``,
+    nothing is written: the exit code is 1 and the differing files are listed when the files
+    on disk are not what the models generate (also a CRD file in ``out_dir`` that no model
+    makes).
     """
-    docs_path = docs_path if docs_path is not None else out_dir.parent / "docs" / "api.md"
+    if docs_path is None and (out_dir.parent / "docs").is_dir():
+        docs_path = out_dir.parent / "docs" / "api.md"
     files = render(out_dir, docs_path)
     stale = sorted(path for path in out_dir.glob(f"*.{meta.GROUP}.yaml") if path not in files)
     if check:

@@ -153,8 +153,7 @@ def main(
                 str(data_dir / "store"),
                 "--listen",
                 listen,
-                "--crds",
-                str(REPO / "crds"),
+                "--wws-crds",
             ),
             env=env,
         )
@@ -164,9 +163,9 @@ def main(
         kubeconfig.symlink_to(store_kubeconfig)
 
         _say("wws up: checking the workspace image ...")
-        from wws import imagebuild
+        from images.build import image
 
-        imagebuild.ensure_image(data_dir, progress=_say)
+        image.ensure_image(data_dir, progress=_say)
 
         _say("wws up: starting the controller ...")
         # The controller keeps its provider state (the Podman socket, workspace config
@@ -241,7 +240,8 @@ def main(
             _say(f"  people sign in through the GitHub stand-in at {github_url}")
         _say(f"  the API server is {server}")
         _say(f"  kubeconfig: {kubeconfig}")
-        _say(f"  try:        kubectl --kubeconfig {kubeconfig} apply -f {REPO / 'examples'}")
+        if (REPO / "examples").is_dir():  # a checkout; an installed wheel has no examples
+            _say(f"  try:        kubectl --kubeconfig {kubeconfig} apply -f {REPO / 'examples'}")
         _say(f"              kubectl --kubeconfig {kubeconfig} get workspaces -A")
         _say("Press Ctrl-C to stop.")
         while True:

@@ -2,14 +2,16 @@
 
 WWS talks to Podman only through its REST API (the ``podman`` package). On a machine
 without a running service, :func:`ensure_service` starts one on a socket under the data
-dir, with WWS's own ``deploy/containers.conf`` (runc, cgroupfs, explicit ulimits, events
-to a file) passed through ``CONTAINERS_CONF`` so the host's configuration stays untouched.
+dir, with WWS's own ``containers.conf`` (beside this module, package data: runc, cgroupfs,
+explicit ulimits, events to a file) passed through ``CONTAINERS_CONF`` so the host's
+configuration stays untouched.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import importlib.resources
 import os
 import shutil
 import signal
@@ -24,8 +26,9 @@ from wws import logconfig
 
 log = logconfig.get(__name__)
 
-#: WWS's own Podman configuration, given to every podman process WWS starts.
-CONTAINERS_CONF = Path(__file__).resolve().parents[2] / "deploy" / "containers.conf"
+#: WWS's own Podman configuration, given to every podman process WWS starts. NB: a real
+#: file (wws is installed as files, never zipped), since podman reads it by path.
+CONTAINERS_CONF = Path(str(importlib.resources.files("providers.podman") / "containers.conf"))
 
 #: Environment variable that names the socket of an already running service.
 SOCKET_ENV = "WWS_PODMAN_SOCKET"

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from images.build import image as imagebuild
 from tests.controller.conftest import free_port
 from tests.support.kubectl import PINNED
 from tests.support.storeproc import REPO
-from wws import imagebuild
 
 pytestmark = pytest.mark.podman
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from images.build import image as imagebuild
 from providers import base
 from providers.podman import PodmanProvider, service
-from wws import imagebuild
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -9,31 +9,34 @@ from pathlib import Path
 
 import pytest
 
+from images.build import apt, errors
+from images.build import image as imagebuild
+from images.build import podman as image_podman
+from images.build import recipe as image_recipe
 from tests.podman.conftest import podman
-from wws import imagebuild
 
 
 def test_recipe_hash_follows_the_recipe_tree(tmp_path: Path) -> None:
     recipe = tmp_path / "workspace"
-    shutil.copytree(imagebuild.RECIPE_DIR, recipe)
-    first = imagebuild.recipe_hash(recipe)
-    assert first == imagebuild.recipe_hash(recipe)
-    assert first == imagebuild.recipe_hash(imagebuild.RECIPE_DIR)
+    shutil.copytree(image_recipe.RECIPE_DIR, recipe)
+    first = image_recipe.recipe_hash(recipe)
+    assert first == image_recipe.recipe_hash(recipe)
+    assert first == image_recipe.recipe_hash(image_recipe.RECIPE_DIR)
 
     (recipe / "packages.txt").write_text((recipe / "packages.txt").read_text() + "tmux\n")
-    second = imagebuild.recipe_hash(recipe)
+    second = image_recipe.recipe_hash(recipe)
     assert second != first
     (recipe / "init" / "wws-init").chmod(0o644)  # the executable bit is part of the recipe
-    assert imagebuild.recipe_hash(recipe) != second
+    assert image_recipe.recipe_hash(recipe) != second
 
 
 def test_packages_are_read_and_checked(tmp_path: Path) -> None:
-    assert {"zsh", "git", "sudo", "ca-certificates"} <= set(imagebuild.read_packages())
+    assert {"zsh", "git", "sudo", "ca-certificates"} <= set(image_recipe.read_packages())
     (tmp_path / "packages.txt").write_text("# comment\nzsh  # the shell\n\ngit\nzsh\n")
-    assert imagebuild.read_packages(tmp_path) == ["git", "zsh"]
+    assert image_recipe.read_packages(tmp_path) == ["git", "zsh"]
     (tmp_path / "packages.txt").write_text("zsh; rm -rf /\n")
-    with pytest.raises(imagebuild.ImageBuildError):
-        imagebuild.read_packages(tmp_path)
+    with pytest.raises(errors.ImageBuildError):
+        image_recipe.read_packages(tmp_path)
 
 
 def test_mirror_comes_from_the_machines_apt_sources(
@@ -54,8 +57,8 @@ def test_mirror_comes_from_the_machines_apt_sources(
     (tmp_path / "sources.list.d" / "old.list.disabled").write_text(
         "deb http://ignored.example/debian bookworm main\n"
     )
-    assert imagebuild.debian_mirror(apt_dir=tmp_path) == "http://mirror.example/debian"
-    image_sources = imagebuild._image_sources_list(
+    assert apt.debian_mirror(apt_dir=tmp_path) == "http://mirror.example/debian"
+    image_sources = apt.image_sources_list(
         suite="bookworm", mirror="http://mirror.example/debian", apt_dir=tmp_path
     )
     assert "deb http://mirror.example/debian bookworm-updates main" in image_sources
@@ -63,19 +66,19 @@ def test_mirror_comes_from_the_machines_apt_sources(
     assert "src.example" not in image_sources and "ignored" not in image_sources
 
     monkeypatch.setenv("WWS_DEBIAN_MIRROR", "http://override.example/debian/")
-    assert imagebuild.debian_mirror(apt_dir=tmp_path) == "http://override.example/debian"
+    assert apt.debian_mirror(apt_dir=tmp_path) == "http://override.example/debian"
     monkeypatch.delenv("WWS_DEBIAN_MIRROR")
-    with pytest.raises(imagebuild.ImageBuildError, match="WWS_DEBIAN_MIRROR"):
-        imagebuild.debian_mirror(apt_dir=tmp_path / "nothing")
+    with pytest.raises(errors.ImageBuildError, match="WWS_DEBIAN_MIRROR"):
+        apt.debian_mirror(apt_dir=tmp_path / "nothing")
 
 
 def test_this_machines_mirror_is_found() -> None:
-    assert imagebuild.debian_mirror().startswith(("http://", "https://"))
+    assert apt.debian_mirror().startswith(("http://", "https://"))
 
 
 @pytest.mark.podman
 def test_built_image_is_cached_by_recipe_hash(workspace_image: str, data_dir: Path) -> None:
-    assert imagebuild.image_recipe_hash(workspace_image) == imagebuild.recipe_hash()
+    assert image_podman.image_recipe_hash(workspace_image) == image_recipe.recipe_hash()
     lines: list[str] = []
     started = time.monotonic()
     result = imagebuild.ensure_image(data_dir, image=workspace_image, progress=lines.append)
@@ -94,7 +97,7 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
     build may download; the cache must exist after it either way.
     """
     recipe = tmp_path / "workspace"
-    shutil.copytree(imagebuild.RECIPE_DIR, recipe)
+    shutil.copytree(image_recipe.RECIPE_DIR, recipe)
     (recipe / "rootfs" / "etc").mkdir(parents=True, exist_ok=True)
     (recipe / "rootfs" / "etc" / "wws-test-marker").write_text("from the overlay\n")
     (recipe / "build.d").mkdir(exist_ok=True)
@@ -109,7 +112,7 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
         assert any(line.startswith("packages: ") for line in lines), lines
         assert any((data_dir / "images" / "cache").glob("debootstrap-bookworm-*.tar"))
         assert any("build script 10-marker" in line for line in lines), lines
-        assert imagebuild.image_recipe_hash(image) == imagebuild.recipe_hash(recipe)
+        assert image_podman.image_recipe_hash(image) == image_recipe.recipe_hash(recipe)
         out = podman(
             "run", "--rm", image, "cat", "/etc/wws-test-marker", "/etc/wws-build-ran"
         ).stdout  # fmt: skip
@@ -119,5 +122,5 @@ def test_changed_recipe_rebuilds(workspace_image: str, data_dir: Path, tmp_path:
         assert not list((data_dir / "images" / "build").iterdir())  # build folders are removed
     finally:
         podman("rmi", "-f", image, check=False)
-        base = imagebuild.base_image_name(image, imagebuild.base_recipe_hash(recipe))
+        base = image_podman.base_image_name(image, image_recipe.base_recipe_hash(recipe))
         podman("rmi", "-f", base, check=False)
