@@ -566,6 +566,12 @@ class ApiServer:
             timeout = float(timeout_text) if timeout_text else random.uniform(1800, 3600)
         except ValueError as error:
             raise bad_request(f"invalid timeoutSeconds: {timeout_text}") from error
+        if not math.isfinite(timeout) or timeout < 0:
+            # NB: nan compares false with everything, and inf never comes: either would be a
+            # stream that never ends.
+            raise bad_request(
+                f"invalid timeoutSeconds: {timeout_text}: must be a finite number of seconds"
+            )
         requested = query.get("resourceVersion") or ""
         if requested and not requested.isdigit():
             raise bad_request(f'invalid resourceVersion "{requested}": must be a number')
@@ -589,7 +595,8 @@ class ApiServer:
             render=render,
             render_table=render_table if table else None,
         )
-        await stream.run(requested, receive, send)
+        abort = (scope.get("extensions") or {}).get("wws.abort")
+        await stream.run(requested, receive, send, abort=abort)
 
 
 __all__ = ["ApiServer"]

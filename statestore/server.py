@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,13 +15,14 @@ import uvicorn
 import uvloop
 import yaml
 
-from statestore import identities, resources, security
+from statestore import connections, filemodes, identities, inflight, resources, security, tls
 from statestore.access import AccessControl
 from statestore.app import ApiServer
 from statestore.authn import config as authn_config
 from statestore.authn import oidc, tokenfile
 from statestore.authn.authenticator import Authenticator
 from statestore.errors import StatusError
+from statestore.limits import Limits
 from statestore.store import Store
 from wws import logconfig
 
@@ -149,7 +152,7 @@ def _authenticator(
 class _Lifespan:
     """Wraps the API server so the CRDs are applied after the store has loaded."""
 
-    def __init__(self, app: ApiServer, after_start: Callable[[], Awaitable[None]]) -> None:
+    def __init__(self, app: Any, after_start: Callable[[], Awaitable[None]]) -> None:
         self.app = app
         self.after_start = after_start
 
@@ -170,6 +173,24 @@ class _Lifespan:
         await self.app(scope, receive, patched_send)
 
 
+#: How often a running store checks whether its serving certificate needs renewal.
+RENEWAL_CHECK_SECONDS = 12 * 3600
+
+
+async def _renew_serving_cert(
+    context: ssl.SSLContext, data_dir: Path, host: str, sans: list[str]
+) -> None:
+    """A store that runs for months renews its certificate without a restart: the new one is
+    loaded into the listening SSL context, which new connections use at once."""
+    while True:
+        await asyncio.sleep(RENEWAL_CHECK_SECONDS)
+        try:
+            files = await asyncio.to_thread(tls.self_signed, data_dir, host, sans)
+            context.load_cert_chain(str(files.cert), str(files.key))
+        except (OSError, ValueError, ssl.SSLError) as error:
+            log.warning("store.tls_renewal_failed", error=str(error))
+
+
 def main(
     *,
     data_dir: Path,
@@ -177,24 +198,32 @@ def main(
     crds_dir: Path | None,
     tls_cert: Path | None,
     tls_key: Path | None,
+    tls_sans: list[str] | None = None,
+    limits: Limits | None = None,
     ready: Callable[[Endpoint], None] | None = None,
     token_auth_file: Path | None = None,
     authentication_config: Path | None = None,
     manifests_dir: Path | None = None,
 ) -> int:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    limits = limits or Limits()
+    filemodes.secure(data_dir)
     host, port = parse_listen(listen)
     crds = load_crd_files(crds_dir) if crds_dir else []
     manifests = load_manifests(manifests_dir) if manifests_dir else []
-    tls: security.TLSFiles | None = None
-    if tls_cert or tls_key:
+    own_cert = bool(tls_cert or tls_key)
+    if own_cert:
         if not (tls_cert and tls_key):
-            raise SystemExit("wws store serve: --tls-cert and --tls-key go together")
-        tls = security.TLSFiles(tls_cert, tls_key, None)
+            raise SystemExit(
+                "wws store serve: --tls-cert-file and --tls-private-key-file go together"
+            )
+        for path in (tls_cert, tls_key):
+            if not path.is_file():
+                raise SystemExit(f"wws store serve: {path} is not a file")
+        files = tls.TLSFiles(tls_cert, tls_key, None)
     else:
         # Always TLS, loopback included: client-go (kubectl, kopf's kubeconfig loaders) sends
         # a bearer token only over TLS, and off loopback the token must never travel in clear.
-        tls = security.self_signed(data_dir, host)
+        files = tls.self_signed(data_dir, host, tls_sans or [])
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     # Accepted connections inherit this: without it, TLS responses written as two records
@@ -217,34 +246,42 @@ def main(
                 data_dir / identity.kubeconfig,
                 server=url,
                 token=token,
-                ca=tls.ca if tls else None,
+                ca=files.ca,
                 user=identity.user.username,
             )
 
     # How many revisions of history watches can resume from (older ones get 410 Expired).
     history_window = int(os.environ.get("WWS_STORE_HISTORY_WINDOW") or 20_000)
-    store = Store(data_dir, history_window=history_window)
+    store = Store(data_dir, history_window=history_window, limits=limits)
     access = AccessControl(store, authenticator)
     api = ApiServer(store, access=access, address=f"{shown_host}:{port}")
+    # The in-flight bound goes first: a flood is refused before any token is looked at.
+    limited = inflight.InflightLimit(
+        api,
+        max_readonly=limits.max_requests_inflight,
+        max_mutating=limits.max_mutating_requests_inflight,
+    )
 
     async def after_start() -> None:
         await access.start()
         await apply_crds(store, crds)
         await apply_manifests(store, manifests)
+        if not own_cert and server.config.ssl is not None:
+            store.spawn(_renew_serving_cert(server.config.ssl, data_dir, host, tls_sans or []))
         log.info("store.serving", url=url, kubeconfig=str(kubeconfig), crds=len(crds))
         if ready is not None:
             ready(Endpoint(host, port, url))
 
     config = uvicorn.Config(
-        _Lifespan(api, after_start),
+        _Lifespan(limited, after_start),
         loop="uvloop",
-        http="httptools",
+        http=connections.protocol_class(limits),
         lifespan="on",
         log_config=None,
         access_log=False,
         timeout_keep_alive=120,
-        ssl_certfile=str(tls.cert) if tls else None,
-        ssl_keyfile=str(tls.key) if tls else None,
+        ssl_certfile=str(files.cert),
+        ssl_keyfile=str(files.key),
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from statestore import filemodes
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -80,6 +81,7 @@ class Storage:
         # A window smaller than the compaction period is compacted once per window of writes.
         self._compact_every = max(1, min(compact_every, window))
         self._since_compaction = 0
+        filemodes.create_private_file(path)
         self._db = connect(path)
         self._db.executescript(_SCHEMA)
         self._reader = connect(path)

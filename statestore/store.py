@@ -25,7 +25,16 @@ from typing import Any
 
 import orjson
 
-from statestore import cascades, errors, objects, patching, resources, strategies, validation
+from statestore import (
+    cascades,
+    errors,
+    limits,
+    objects,
+    patching,
+    resources,
+    strategies,
+    validation,
+)
 from statestore.errors import Cause, StatusError
 from statestore.resources import ResourceInfo
 from statestore.storage import ADDED, DELETED, EVENT_NAMES, MODIFIED, Record, Storage
@@ -69,16 +78,49 @@ Admission = Callable[
 
 
 class Watcher:
-    """One watch stream's inbox; the hub fills it, the HTTP layer drains it."""
+    """One watch stream's inbox; the hub fills it, the HTTP layer drains it.
 
-    def __init__(self, prefix: str) -> None:
+    The inbox is bounded by events and bytes: a client that does not read falls behind, and
+    once it is too far behind it is closed (``overflowed``) instead of costing memory without
+    limit; like client-go against kube-apiserver, it then resumes or re-lists.
+    """
+
+    def __init__(self, prefix: str, *, max_events: int, max_bytes: int) -> None:
         self.prefix = prefix
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.max_events = max_events
+        self.max_bytes = max_bytes
+        self.queued_bytes = 0
+        self.overflowed = False
+        #: Called once when the inbox overflows (the stream cuts its client off).
+        self.on_overflow: Callable[[], None] | None = None
+
+    def offer(self, event: Event) -> None:
+        if self.overflowed:
+            return
+        if self.queue.qsize() >= self.max_events or self.queued_bytes > self.max_bytes:
+            self.overflowed = True
+            if self.on_overflow is not None:
+                self.on_overflow()
+            return
+        self.queued_bytes += len(event.data)
+        self.queue.put_nowait(event)
+
+    def taken(self, event: Event) -> None:
+        """The stream took ``event`` out of the inbox."""
+        self.queued_bytes -= len(event.data)
 
 
 class Store:
-    def __init__(self, data_dir: Path, *, history_window: int = 20_000) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        history_window: int = 20_000,
+        limits: limits.Limits = limits.DEFAULT,
+    ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
+        self.limits = limits
         self.storage = Storage(data_dir / "store.db", window=history_window)
         self.registry = resources.Registry()
         self.revision = 0
@@ -90,6 +132,7 @@ class Store:
         self._objects: dict[tuple[str, str], dict[str, Entry]] = {}
         self._watchers: set[Watcher] = set()
         self._recent: deque[Event] = deque(maxlen=4096)
+        self._recent_bytes = 0
         self._background: set[asyncio.Task[None]] = set()
         #: Called with the registry whenever a CRD changes (the OpenAPI cache listens).
         self.on_registry_change: list[Callable[[], None]] = []
@@ -194,6 +237,10 @@ class Store:
             rv = self.revision
             obj["metadata"]["resourceVersion"] = str(rv)
             data = orjson.dumps(obj)
+            if event_type != DELETED and len(data) > self.limits.max_object_bytes:
+                self.revision -= len(undo) + 1
+                self._undo(bucket, undo)
+                raise _too_large(info, obj, len(data), self.limits.max_object_bytes)
             previous = bucket.get(key)
             undo.append((key, previous))
             if event_type == DELETED:
@@ -207,11 +254,7 @@ class Store:
             await self.storage.commit(records, on_durable=lambda: self._broadcast(events))
         except Exception as error:
             # Nothing was persisted: put memory back so no one reads a write that is not there.
-            for key, previous in reversed(undo):
-                if previous is None:
-                    bucket.pop(key, None)
-                else:
-                    bucket[key] = previous
+            self._undo(bucket, undo)
             log.error("store.commit_failed", error=str(error))
             raise StatusError(
                 500, "InternalError", f"the write could not be made durable: {error}"
@@ -220,6 +263,14 @@ class Store:
             self._in_flight -= 1
             self._wake_settle_waiters()
         return [record.value for record in records]
+
+    @staticmethod
+    def _undo(bucket: dict[str, Entry], undo: list[tuple[str, Entry | None]]) -> None:
+        for key, previous in reversed(undo):
+            if previous is None:
+                bucket.pop(key, None)
+            else:
+                bucket[key] = previous
 
     def _wake_settle_waiters(self) -> None:
         waiters, self._settle_waiters = self._settle_waiters, []
@@ -241,12 +292,19 @@ class Store:
             await waiter
 
     def _broadcast(self, events: list[Event]) -> None:
+        recent = self._recent
         for event in events:
             self.revision_broadcast = event.rv
-            self._recent.append(event)
+            # Bounded by bytes as well as by events: older events are read from disk.
+            if len(recent) == recent.maxlen:
+                self._recent_bytes -= len(recent[0].data)
+            recent.append(event)
+            self._recent_bytes += len(event.data)
+            while self._recent_bytes > self.limits.replay_buffer_bytes and len(recent) > 1:
+                self._recent_bytes -= len(recent.popleft().data)
             for watcher in self._watchers:
                 if event.key.startswith(watcher.prefix):
-                    watcher.queue.put_nowait(event)
+                    watcher.offer(event)
             self._after_event(event)
             for listener in self.on_event:
                 listener(event)
@@ -572,7 +630,11 @@ class Store:
     # ---------------------------------------------------------------- watch
 
     def subscribe(self, prefix: str) -> Watcher:
-        watcher = Watcher(prefix)
+        watcher = Watcher(
+            prefix,
+            max_events=self.limits.watch_queue_events,
+            max_bytes=self.limits.watch_queue_bytes,
+        )
         self._watchers.add(watcher)
         return watcher
 
@@ -602,6 +664,20 @@ class Store:
             )
             states[record.key] = None if record.event == DELETED else obj
         return result
+
+
+def _too_large(info: ResourceInfo, obj: dict[str, Any], size: int, limit: int) -> StatusError:
+    """etcd refuses values over its --max-request-bytes; kube-apiserver reports it as 413."""
+    name = str(obj.get("metadata", {}).get("name", ""))
+    return StatusError(
+        413,
+        "RequestEntityTooLarge",
+        f"Request entity too large: the object would be {size} bytes; the limit is {limit} "
+        "bytes (wws store serve --max-object-bytes)",
+        name=name,
+        group=info.group,
+        kind=info.plural,
+    )
 
 
 def event_name(event_type: int) -> str:

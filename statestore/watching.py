@@ -3,12 +3,16 @@
 Ordering guarantee: the watcher's inbox is registered *before* the backlog is read, and any
 event at or below the last revision sent is skipped, so an event is never lost between the
 backlog and the live stream, nor sent twice.
+
+Bounds: ``timeoutSeconds`` is a deadline for the whole stream, a blocked write included; a
+client whose inbox overflows (it does not read) is cut off. Either way, when the last write
+cannot be made at once the connection is aborted (``wws.abort``, from the protocol), so
+nothing stays queued for a client that does not read.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -18,6 +22,9 @@ import orjson
 from statestore.errors import StatusError
 from statestore.resources import ResourceInfo
 from statestore.store import ADDED, DELETED, Event, Store, Watcher, event_name
+from wws import logconfig
+
+log = logconfig.get(__name__)
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -26,6 +33,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 #: WWS_STORE_BOOKMARK_INTERVAL (seconds) overrides it, so that tests need not wait 20 s.
 BOOKMARK_INTERVAL = float(os.environ.get("WWS_STORE_BOOKMARK_INTERVAL") or 20.0)
 _TIMED_OUT = object()
+#: How long the end of a stream may wait for a client to take it before it is cut off.
+_CLOSE_GRACE_SECONDS = 1.0
 
 
 class WatchStream:
@@ -60,9 +69,21 @@ class WatchStream:
         self._send: Send | None = None
         self._disconnected = asyncio.Event()
 
-    async def run(self, requested: str, receive: Receive, send: Send) -> None:
+    async def run(
+        self, requested: str, receive: Receive, send: Send, *, abort: Callable[[], None] | None
+    ) -> None:
         self._send = send
         watcher = self.store.subscribe(self.prefix)
+        task = asyncio.current_task()
+        assert task is not None
+        overflowed = False
+
+        def on_overflow() -> None:
+            nonlocal overflowed
+            overflowed = True
+            task.cancel()
+
+        watcher.on_overflow = on_overflow
         await send(
             {
                 "type": "http.response.start",
@@ -74,17 +95,39 @@ class WatchStream:
             }
         )
         listener = asyncio.create_task(self._wait_disconnect(receive))
+        cut_off = False
         try:
-            await self._stream(watcher, requested)
+            async with asyncio.timeout(self.timeout):
+                await self._stream(watcher, requested)
         except OSError:
             pass  # the client went away mid-write
+        except TimeoutError:
+            pass  # timeoutSeconds: the end of this stream, even in the middle of a write
+        except asyncio.CancelledError:
+            if not overflowed or task.uncancel() > 0:
+                raise
+            cut_off = True
+            log.warning(
+                "store.watch_closed",
+                reason="client too slow",
+                resource=self.info.group_resource,
+                namespace=self.namespace,
+                queued=watcher.queue.qsize(),
+            )
         finally:
             self.store.unsubscribe(watcher)
             listener.cancel()
-            if not self._disconnected.is_set():
-                # The client may be gone already; there is no one left to tell.
-                with contextlib.suppress(Exception):
+        if self._disconnected.is_set():
+            return  # there is no one left to tell
+        if not cut_off:
+            try:
+                async with asyncio.timeout(_CLOSE_GRACE_SECONDS):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
+                return
+            except (TimeoutError, OSError):
+                pass
+        if abort is not None:
+            abort()
 
     async def _wait_disconnect(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
@@ -160,13 +203,8 @@ class WatchStream:
                 return
             for event in missed:
                 await self._deliver(event)
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.timeout
         while not self._disconnected.is_set():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
-            next_event = await self._next(watcher, min(self.bookmark_interval, remaining))
+            next_event = await self._next(watcher, self.bookmark_interval)
             if next_event is _TIMED_OUT:
                 if self.bookmarks and watcher.queue.empty():
                     # Every event up to the last broadcast is delivered or filtered out.
@@ -175,6 +213,7 @@ class WatchStream:
                 continue
             if not isinstance(next_event, Event):
                 return
+            watcher.taken(next_event)
             await self._deliver(next_event)
 
     async def _deliver(self, event: Event) -> None:

@@ -15,6 +15,7 @@ DEFAULT_DATA_DIR = Path.home() / ".local" / "share" / "wws"
 def _store_serve(args: argparse.Namespace) -> int:
     import crds
     from statestore import server
+    from statestore.limits import Limits
 
     crds_dir = Path(args.crds) if args.crds else (crds.folder() if args.wws_crds else None)
     return server.main(
@@ -28,6 +29,16 @@ def _store_serve(args: argparse.Namespace) -> int:
             Path(args.authentication_config) if args.authentication_config else None
         ),
         manifests_dir=Path(args.manifests) if args.manifests else None,
+        tls_sans=args.tls_san,
+        limits=Limits(
+            max_header_bytes=args.max_header_bytes,
+            header_timeout=args.header_timeout,
+            body_timeout=args.body_timeout,
+            max_connections=args.max_connections,
+            max_requests_inflight=args.max_requests_inflight,
+            max_mutating_requests_inflight=args.max_mutating_requests_inflight,
+            max_object_bytes=args.max_object_bytes,
+        ),
     )
 
 
@@ -120,6 +131,32 @@ def _webui_serve(args: argparse.Namespace) -> int:
     )
 
 
+def _limit_flags(serve: argparse.ArgumentParser) -> None:
+    """The store's limits (statestore/limits.py holds the defaults and why)."""
+    from statestore.limits import DEFAULT
+
+    def add(flag: str, kind: type, default: object, text: str) -> None:
+        serve.add_argument(flag, type=kind, default=default, help=f"{text} (default %(default)s)")
+
+    add("--max-object-bytes", int, DEFAULT.max_object_bytes, "largest stored object, bytes")
+    add("--max-header-bytes", int, DEFAULT.max_header_bytes, "largest request head (431)")
+    add("--header-timeout", float, DEFAULT.header_timeout, "seconds to send a request head")
+    add("--body-timeout", float, DEFAULT.body_timeout, "seconds to send a request body")
+    add("--max-connections", int, DEFAULT.max_connections, "open connections at once")
+    add(
+        "--max-requests-inflight",
+        int,
+        DEFAULT.max_requests_inflight,
+        "reads served at once, watches excepted (429)",
+    )
+    add(
+        "--max-mutating-requests-inflight",
+        int,
+        DEFAULT.max_mutating_requests_inflight,
+        "writes served at once (429)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wws", description="Winmutt's Work Spaces")
     parser.add_argument("--log-level", default="INFO")
@@ -137,9 +174,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply WWS's own CRDs at start (the ones installed with wws; --crds wins)",
     )
     serve.add_argument(
-        "--tls-cert", help="certificate (PEM); required off loopback unless generated"
+        "--tls-cert-file",
+        "--tls-cert",
+        dest="tls_cert",
+        help="a serving certificate of your own (PEM; default: made from the store's CA)",
     )
-    serve.add_argument("--tls-key", help="private key (PEM) of --tls-cert")
+    serve.add_argument(
+        "--tls-private-key-file", "--tls-key", dest="tls_key", help="its private key (PEM)"
+    )
+    serve.add_argument(
+        "--tls-san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another DNS name or IP address for the made certificate (repeatable)",
+    )
     serve.add_argument(
         "--token-auth-file",
         help="static tokens, kube's CSV format (default: DATA_DIR/tokens.csv with WWS's "
@@ -153,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--manifests",
         help="apply the RBAC objects and admission policies of this folder's YAML at start",
     )
+    _limit_flags(serve)
     serve.set_defaults(handler=_store_serve)
 
     crds = commands.add_parser("crds", help="CustomResourceDefinitions of the WWS API")
