@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from controller import health, kubeapi, providerpool
+from controller import accessstate, health, kubeapi, providerpool
 from reconcilers import conditions, workspace
 from wws import logconfig
 
@@ -56,6 +56,8 @@ class Context:
     indexes: dict[str, Any] = dataclasses.field(default_factory=dict)
     """kopf's indexes, kept from the first handler that got them (for the refresh loop)."""
     organizations_changed: asyncio.Event = dataclasses.field(default_factory=asyncio.Event)
+    access: accessstate.AccessState = dataclasses.field(default_factory=accessstate.AccessState)
+    """Membership → RBAC (:mod:`controller.access`) and GitHub (:mod:`controller.githubsync`)."""
     background: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
 
     @contextlib.asynccontextmanager

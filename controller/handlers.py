@@ -8,6 +8,8 @@ kopf's causes to them and write the result back, a module per kind of work:
   report, the status write) and :mod:`controller.follower` (the agent's report while it
   starts);
 - :mod:`controller.organizations` — Organization and Team;
+- :mod:`controller.access` — membership → RBAC, on every change that can change it (with
+  :mod:`controller.githubsync`, members read from GitHub); Invitations;
 - :mod:`controller.orphans` — the sweep at start;
 - :mod:`controller.lifecycle` — kopf's startup and cleanup (the background work);
 - :mod:`controller.context` — what every handler shares (kopf's ``memo``).
@@ -18,14 +20,16 @@ from __future__ import annotations
 import kopf
 
 from api import meta
+from api.invitation import Invitation
 from api.organization import Organization
 from api.team import Team
 from api.workspace import Workspace
-from controller import lifecycle, organizations, workspaces
+from controller import access, lifecycle, organizations, workspaces
 
 WORKSPACES = (meta.GROUP, meta.VERSION, Workspace.RESOURCE.plural)
 ORGANIZATIONS = (meta.GROUP, meta.VERSION, Organization.RESOURCE.plural)
 TEAMS = (meta.GROUP, meta.VERSION, Team.RESOURCE.plural)
+INVITATIONS = (meta.GROUP, meta.VERSION, Invitation.RESOURCE.plural)
 
 #: The finalizer kopf keeps on every Workspace until its container and home are deleted.
 FINALIZER = f"{meta.GROUP}/workspace-cleanup"
@@ -57,3 +61,8 @@ def register(reg: kopf.OperatorRegistry, *, resync: float) -> None:
     )
     kopf.on.event(*WORKSPACES, id="observe", registry=reg)(workspaces.workspace_event)
     kopf.on.event(*TEAMS, id="observe", registry=reg)(organizations.team_event)
+    # Membership → RBAC: every change that can change who may do what marks the organization.
+    kopf.on.event(*ORGANIZATIONS, id="access", registry=reg)(access.organization_event)
+    kopf.on.event(*TEAMS, id="access", registry=reg)(access.namespaced_event)
+    kopf.on.event(*INVITATIONS, id="access", registry=reg)(access.namespaced_event)
+    kopf.on.event(*WORKSPACES, id="access", registry=reg)(access.workspace_event)

@@ -1,5 +1,6 @@
 """The controller's start and stop: the background work beside kopf's handlers (the orphan
-sweep, the organizations' counts), started at kopf's startup and cancelled at its cleanup."""
+sweep, the organizations' counts, the access rules, the reads from GitHub), started at
+kopf's startup and cancelled at its cleanup."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from controller import metrics, organizations, orphans
+from controller import access, githubsync, metrics, organizations, orphans
 from controller.context import Context
 
 
@@ -19,6 +20,8 @@ async def startup(memo: Context, **_: Any) -> None:
     ctx.background.append(
         asyncio.create_task(organizations.organizations_loop(ctx), name="organizations")
     )
+    ctx.background.append(asyncio.create_task(access.access_loop(ctx), name="access"))
+    ctx.background.append(asyncio.create_task(githubsync.github_loop(ctx), name="github"))
 
 
 async def cleanup(memo: Context, **_: Any) -> None:
@@ -30,3 +33,6 @@ async def cleanup(memo: Context, **_: Any) -> None:
     for task in tasks:
         with contextlib.suppress(BaseException):
             await task
+    for timer in ctx.access.rechecks.values():
+        timer.cancel()
+    await ctx.access.client.close()

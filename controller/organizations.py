@@ -4,7 +4,8 @@ Organization — create / update / resume: its namespace, its status; the counts
 workspaces are kept current by :func:`refresh_organizations` (after changes, and every
 resync). Delete: nothing to clean up (no finalizer); the namespace stays.
 
-Team — create / update / resume: the effective members in the status. Delete: a recount.
+Team — create / update / resume: its organization's access loop (:mod:`controller.access`)
+resolves its members and writes its status. Delete: a recount.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from typing import Any
 import kopf
 
 from api.organization import Organization
-from api.team import Team
 from api.workspace import Phase
 from controller import kubeapi, metrics
 from controller.context import Context, bound, patch_status
-from reconcilers import conditions, organization, team
+from reconcilers import conditions, organization
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -116,15 +116,13 @@ async def team_event(memo: Context, **kwargs: Any) -> None:
     memo.organizations_changed.set()
 
 
-async def reconcile_team(body: kopf.Body, patch: kopf.Patch, memo: Context, **kwargs: Any) -> None:
-    """create / update / resume of a Team: its effective members."""
+async def reconcile_team(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
+    """create / update / resume of a Team: its organization's access loop resolves its
+    members and writes its status (:mod:`controller.access`), the one writer of it."""
     memo.keep_indexes(kwargs)
-    started = time.monotonic()
-    item = Team.model_validate(body)
-    status = team.status_of(item, at=conditions.now())
-    patch_status(patch, item.status.to_dict(), status.to_dict())
+    if body.metadata.namespace:
+        memo.access.touch(body.metadata.namespace)
     metrics.RECONCILE_TOTAL.labels(kind="Team", result="ok").inc()
-    metrics.RECONCILE_SECONDS.labels(kind="Team").observe(time.monotonic() - started)
 
 
 async def organization_deleted(body: kopf.Body, memo: Context, **_: Any) -> None:

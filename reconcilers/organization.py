@@ -141,21 +141,34 @@ def access_patch(
     *,
     members: Sequence[EffectiveMember],
     access_error: str | None,
+    rbac_served: bool = True,
     github: meta.GitHubMembers | None,
     github_condition: tuple[meta.ConditionStatus, str, str] | None,
     at: datetime.datetime,
 ) -> dict[str, Any]:
     """The status merge patch of the access loop: effective members, AccessReady,
     GitHubSynced (``github_condition``: status, reason, message; ``None``: no GitHub source)
-    and Ready; empty when nothing changes."""
+    and Ready; empty when nothing changes. Without RBAC on the API server (``rbac_served``
+    False) membership cannot be enforced: AccessReady is Unknown, and says so."""
     previous = organization.status.conditions
     generation = organization.metadata.generation
+    if not rbac_served:
+        access_status, access_reason = meta.ConditionStatus.UNKNOWN, "RBACNotServed"
+        access_message = (
+            "the API server does not serve rbac.authorization.k8s.io/v1: membership is"
+            " resolved but not enforced"
+        )
+    elif access_error:
+        access_status, access_reason = meta.ConditionStatus.FALSE, "ApplyFailed"
+        access_message = f"cannot apply the access rules: {access_error}"
+    else:
+        access_status, access_reason, access_message = meta.ConditionStatus.TRUE, "Applied", ""
     access = conditions.condition(
         previous,
         type_=ACCESS_READY,
-        status=meta.ConditionStatus.FALSE if access_error else meta.ConditionStatus.TRUE,
-        reason="ApplyFailed" if access_error else "Applied",
-        message=f"cannot apply the access rules: {access_error}" if access_error else "",
+        status=access_status,
+        reason=access_reason,
+        message=access_message,
         generation=generation,
         at=at,
     )

@@ -1,0 +1,154 @@
+"""Fixtures of the access tests: the embedded store, the controller, kubectl, the GitHub
+stand-in; every one real and in its own process, one of each per module.
+
+The controller runs without Podman (``WWS_PODMAN_SOCKET`` names nothing): these tests look
+at who may do what with Workspace objects, not at containers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.devgithub import DevGitHub
+from tests.support.kubectl import PINNED, Kubectl
+from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class ControllerProcess:
+    kubeconfig: Path
+    folder: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.folder / "controller.log"
+
+    def start(self) -> ControllerProcess:
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(REPO),
+            "WWS_PODMAN_SOCKET": str(self.folder / "no-podman.sock"),
+            "WWS_DATA_DIR": str(self.folder / "data"),
+        }
+        with self.log_path.open("ab") as output:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "wws.cli",
+                    "controller",
+                    "run",
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                    "--resync",
+                    "5",
+                    "--health-listen",
+                    "127.0.0.1:0",
+                ],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log(self) -> str:
+        return self.log_path.read_text()[-6000:] if self.log_path.exists() else ""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
+    process = StoreProcess(tmp_path_factory.mktemp("store"), crds_dir=REPO / "crds").start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def controller(
+    store: StoreProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControllerProcess]:
+    running = ControllerProcess(store.kubeconfig, tmp_path_factory.mktemp("controller")).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGitHub]:
+    process = DevGitHub(tmp_path_factory.mktemp("devgithub")).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def kubectl(store: StoreProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
+    """The pinned kubectl with the store's admin kubeconfig."""
+    home = tmp_path_factory.mktemp("kubectl")
+    return Kubectl(binary=PINNED, kubeconfig=store.kubeconfig, cache_dir=home / "cache", version="")
+
+
+def apply(kubectl: Kubectl, manifest: str) -> None:
+    kubectl.run("apply", "-f", "-", stdin=manifest)
+
+
+def get(kubectl: Kubectl, *args: str) -> dict[str, Any]:
+    return dict(json.loads(kubectl.out("get", *args, "-o", "json")))
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    for found in obj.get("status", {}).get("conditions", []):
+        if found["type"] == type_:
+            return dict(found)
+    return {}
+
+
+@pytest.fixture
+def org(kubectl: Kubectl, controller: ControllerProcess) -> Iterator[str]:
+    """A fresh Organization: alice owner, bob and carol members; its namespace exists."""
+    name = unique("acme")
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Organization
+metadata: {{name: {name}}}
+spec:
+  members: [{{user: alice, role: owner}}, {{user: bob}}, {{user: carol}}]
+""",
+    )
+    eventually(
+        lambda: kubectl.run("get", "namespace", name, check=False).returncode == 0,
+        f"namespace {name}",
+    )
+    yield name
+    kubectl.run("delete", "organization", name, "--timeout=30s", check=False)

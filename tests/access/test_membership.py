@@ -1,0 +1,312 @@
+"""Who the members are: the spec, accepted invitations, GitHub; invitations' lifecycle.
+
+The real controller resolves them against the real store; everything through kubectl.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+from tests.access.conftest import apply, condition, get
+from tests.support.devgithub import ALICE_TOKEN, DevGitHub
+from tests.support.kubectl import Kubectl
+from tests.support.waiting import eventually
+
+
+def _until(kubectl: Kubectl, args: tuple[str, ...], type_: str, **want: str) -> dict[str, Any]:
+    """The object once its condition ``type_`` has every field of ``want``."""
+
+    def check() -> dict[str, Any] | None:
+        found = get(kubectl, *args)
+        have = condition(found, type_)
+        return found if all(have.get(k) == v for k, v in want.items()) else None
+
+    return dict(eventually(check, f"{type_} {want} of {' '.join(args)}", timeout=10))
+
+
+def _members(kubectl: Kubectl, org: str) -> list[tuple[str, str, str]]:
+    status = get(kubectl, "organization", org).get("status", {})
+    return [(m["user"], m["role"], m["source"]) for m in status.get("effectiveMembers", [])]
+
+
+def _team_members(kubectl: Kubectl, org: str, team: str) -> list[tuple[str, str, str]]:
+    status = get(kubectl, "-n", org, "team", team).get("status", {})
+    return [(m["user"], m["role"], m["source"]) for m in status.get("effectiveMembers", [])]
+
+
+def _invite(kubectl: Kubectl, org: str, name: str, spec: str) -> None:
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Invitation
+metadata: {{name: {name}, namespace: {org}}}
+spec: {spec}
+""",
+    )
+
+
+def _accept(kubectl: Kubectl, org: str, name: str, user: str, *as_: str) -> None:
+    patch = json.dumps({"status": {"acceptedBy": user}})
+    kubectl.run(
+        "-n",
+        org,
+        "patch",
+        "invitation",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        patch,
+        *as_,
+    )
+
+
+def _phase(kubectl: Kubectl, org: str, name: str) -> str:
+    return str(get(kubectl, "-n", org, "invitation", name).get("status", {}).get("phase", ""))
+
+
+def test_spec_members_are_effective_members(kubectl: Kubectl, org: str) -> None:
+    eventually(
+        lambda: (
+            _members(kubectl, org)
+            == [("alice", "owner", "spec"), ("bob", "member", "spec"), ("carol", "member", "spec")]
+        ),
+        "the spec's members in the status",
+    )
+    organization = get(kubectl, "organization", org)
+    assert organization["status"]["members"] == 3
+    assert condition(organization, "AccessReady")["status"] in ("True", "Unknown")
+
+
+def test_accepted_invitation_makes_a_member_and_deleting_it_takes_it_back(
+    kubectl: Kubectl, org: str
+) -> None:
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Team
+metadata: {{name: platform, namespace: {org}}}
+spec:
+  members: [{{user: bob, role: maintainer}}]
+""",
+    )
+    _invite(kubectl, org, "dave", "{invitee: dave, role: admin, teams: [{name: platform}]}")
+    eventually(lambda: _phase(kubectl, org, "dave") == "Pending", "a pending invitation")
+    invitation = get(kubectl, "-n", org, "invitation", "dave")
+    assert invitation["status"]["expiresAt"]
+    assert condition(invitation, "Valid")["status"] == "True"
+    assert "dave" not in [user for user, _, _ in _members(kubectl, org)]
+
+    _accept(kubectl, org, "dave", "github:dave")
+    started = time.monotonic()
+    eventually(
+        lambda: ("dave", "admin", "invitation") in _members(kubectl, org),
+        "the invitee among the members",
+    )
+    assert time.monotonic() - started < 2.0
+    invitation = get(kubectl, "-n", org, "invitation", "dave")
+    assert invitation["status"]["phase"] == "Accepted"
+    assert invitation["status"]["acceptedBy"] == "github:dave"
+    assert invitation["status"]["acceptedAt"]
+    assert condition(invitation, "Ready")["status"] == "True"
+    eventually(
+        lambda: ("dave", "member", "invitation") in _team_members(kubectl, org, "platform"),
+        "the invitee in the team",
+    )
+    # The Organization's manifest is untouched: GitOps keeps owning it.
+    spec_users = [m["user"] for m in get(kubectl, "organization", org)["spec"]["members"]]
+    assert "dave" not in spec_users
+
+    kubectl.run("-n", org, "delete", "invitation", "dave")
+    eventually(
+        lambda: "dave" not in [user for user, _, _ in _members(kubectl, org)],
+        "the invitee gone with the invitation",
+    )
+    eventually(
+        lambda: "dave" not in [user for user, _, _ in _team_members(kubectl, org, "platform")],
+        "the invitee gone from the team",
+    )
+
+
+def test_invitations_expire_and_expired_acceptances_grant_nothing(
+    kubectl: Kubectl, org: str
+) -> None:
+    _invite(kubectl, org, "erin", "{invitee: erin@example.com, expiresAfter: 2s}")
+    eventually(lambda: _phase(kubectl, org, "erin") == "Expired", "the expiry", timeout=10)
+    invitation = get(kubectl, "-n", org, "invitation", "erin")
+    assert condition(invitation, "Ready")["reason"] == "Expired"
+
+
+def test_revoked_invitation_takes_access_back(kubectl: Kubectl, org: str) -> None:
+    _invite(kubectl, org, "frank", "{invitee: frank}")
+    eventually(lambda: _phase(kubectl, org, "frank") == "Pending", "a pending invitation")
+    _accept(kubectl, org, "frank", "github:frank")
+    eventually(lambda: ("frank", "member", "invitation") in _members(kubectl, org), "frank")
+    kubectl.run(
+        "-n",
+        org,
+        "patch",
+        "invitation",
+        "frank",
+        "--type=merge",
+        "-p",
+        '{"spec": {"revoked": true}}',
+    )
+    eventually(lambda: _phase(kubectl, org, "frank") == "Revoked", "the revocation")
+    eventually(lambda: "frank" not in [u for u, _, _ in _members(kubectl, org)], "frank gone")
+
+
+def test_bad_invitations_are_refused_or_explained(kubectl: Kubectl, org: str) -> None:
+    for spec, field in (
+        ("{invitee: 'not a login'}", "spec.invitee"),
+        ("{invitee: alice, role: boss}", "spec.role"),
+        ("{invitee: alice, teams: [{name: Platform}]}", "spec.teams[0].name"),
+        ("{invitee: alice, expiresAfter: 1w}", "spec.expiresAfter"),
+        ("{role: member}", "spec.invitee"),
+    ):
+        result = kubectl.run(
+            "apply",
+            "-f",
+            "-",
+            check=False,
+            stdin=f"""
+apiVersion: wws.dev/v1alpha1
+kind: Invitation
+metadata: {{name: bad, namespace: {org}}}
+spec: {spec}
+""",
+        )
+        assert result.returncode != 0, spec
+        assert field in result.stderr, (spec, result.stderr)
+    assert kubectl.run("-n", org, "get", "invitation", "bad", check=False).returncode != 0
+
+    _invite(kubectl, org, "ghost-team", "{invitee: gina, teams: [{name: ghost}]}")
+    invitation = _until(kubectl, ("-n", org, "invitation", "ghost-team"), "Valid", status="False")
+    assert condition(invitation, "Valid")["reason"] == "TeamNotFound"
+    assert "ghost" in condition(invitation, "Valid")["message"]
+
+
+# --- GitHub as a source -----------------------------------------------------------------------
+
+
+def _github_org(kubectl: Kubectl, org: str, github: DevGitHub, github_org: str = "acme") -> None:
+    token = base64.b64encode(ALICE_TOKEN.encode()).decode()
+    apply(
+        kubectl,
+        f"""
+apiVersion: v1
+kind: Secret
+metadata: {{name: github-token, namespace: {org}}}
+data: {{token: {token}}}
+""",
+    )
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Organization
+metadata: {{name: {org}}}
+spec:
+  members: [{{user: alice, role: owner}}, {{user: bob}}, {{user: carol}}]
+  github:
+    org: {github_org}
+    apiURL: {github.url}
+    tokenSecretRef: {{name: github-token}}
+    syncInterval: 2s
+""",
+    )
+
+
+def test_github_members_and_team_members_follow_the_stand_in(
+    kubectl: Kubectl, org: str, github: DevGitHub
+) -> None:
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Team
+metadata: {{name: web, namespace: {org}}}
+spec: {{githubTeam: acme/web}}
+""",
+    )
+    _github_org(kubectl, org, github)
+    eventually(
+        lambda: ("dave", "member", "github") in _members(kubectl, org),
+        "the GitHub organization's members",
+    )
+    organization = get(kubectl, "organization", org)
+    assert condition(organization, "GitHubSynced")["status"] == "True"
+    assert organization["status"]["github"]["lastSyncTime"]
+    assert ("alice", "owner", "spec") in _members(kubectl, org)
+    eventually(
+        lambda: _team_members(kubectl, org, "web") == [("dave", "member", "github")],
+        "the GitHub team's members",
+    )
+
+    github.set_team_member("acme", "web", "carol")
+    started = time.monotonic()
+    eventually(
+        lambda: ("carol", "member", "github") in _team_members(kubectl, org, "web"),
+        "a new GitHub team member",
+        timeout=10,
+    )
+    assert time.monotonic() - started < 2 + 2  # syncInterval + the 2 s budget
+    # the controller asks with ETags: unchanged lists come back 304
+    assert any(r["status"] == 304 for r in github.requests())
+
+    github.rate_limited(True)
+    try:
+        github.remove_team_member("acme", "web", "dave")
+        organization = _until(kubectl, ("organization", org), "GitHubSynced", reason="RateLimited")
+        assert "rate limit" in condition(organization, "GitHubSynced")["message"]
+        # the last known members stay in force
+        assert ("dave", "member", "github") in _members(kubectl, org)
+        assert ("dave", "member", "github") in _team_members(kubectl, org, "web")
+    finally:
+        github.rate_limited(False)
+        github.set_team_member("acme", "web", "dave")
+    github.outage(502)
+    try:
+        eventually(
+            lambda: (
+                condition(get(kubectl, "organization", org), "GitHubSynced").get("reason")
+                == "Unreachable"
+            ),
+            "the Unreachable condition",
+            timeout=10,
+        )
+        assert ("dave", "member", "github") in _members(kubectl, org)
+    finally:
+        github.outage(None)
+    eventually(
+        lambda: (
+            condition(get(kubectl, "organization", org), "GitHubSynced").get("status") == "True"
+        ),
+        "GitHub synced again",
+        timeout=10,
+    )
+
+
+def test_missing_github_org_or_token_is_a_clear_condition(
+    kubectl: Kubectl, org: str, github: DevGitHub
+) -> None:
+    _github_org(kubectl, org, github, github_org="nope")
+    organization = _until(kubectl, ("organization", org), "GitHubSynced", status="False")
+    assert condition(organization, "GitHubSynced")["reason"] == "NotFound"
+    assert "/orgs/nope/members" in condition(organization, "GitHubSynced")["message"]
+    kubectl.run("-n", org, "delete", "secret", "github-token")
+    kubectl.run(
+        "patch", "organization", org, "--type=merge", "-p", '{"spec": {"github": {"org": "acme"}}}'
+    )
+    eventually(
+        lambda: (
+            condition(get(kubectl, "organization", org), "GitHubSynced").get("reason")
+            == "TokenMissing"
+        ),
+        "the TokenMissing condition",
+    )
