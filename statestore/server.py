@@ -15,7 +15,16 @@ import uvicorn
 import uvloop
 import yaml
 
-from statestore import connections, filemodes, identities, inflight, resources, security, tls
+from statestore import (
+    connections,
+    encryption,
+    filemodes,
+    identities,
+    inflight,
+    resources,
+    security,
+    tls,
+)
 from statestore.access import AccessControl
 from statestore.app import ApiServer
 from statestore.authn import config as authn_config
@@ -200,6 +209,7 @@ def main(
     tls_key: Path | None,
     tls_sans: list[str] | None = None,
     limits: Limits | None = None,
+    encryption_provider_config: Path | None = None,
     ready: Callable[[Endpoint], None] | None = None,
     token_auth_file: Path | None = None,
     authentication_config: Path | None = None,
@@ -207,6 +217,12 @@ def main(
 ) -> int:
     limits = limits or Limits()
     filemodes.secure(data_dir)
+    encryption_config: encryption.Config | None = None
+    if encryption_provider_config is not None:
+        try:
+            encryption_config = encryption.load(encryption_provider_config)
+        except encryption.ConfigError as error:
+            raise SystemExit(f"wws store serve: --encryption-provider-config: {error}") from error
     host, port = parse_listen(listen)
     crds = load_crd_files(crds_dir) if crds_dir else []
     manifests = load_manifests(manifests_dir) if manifests_dir else []
@@ -252,7 +268,12 @@ def main(
 
     # How many revisions of history watches can resume from (older ones get 410 Expired).
     history_window = int(os.environ.get("WWS_STORE_HISTORY_WINDOW") or 20_000)
-    store = Store(data_dir, history_window=history_window, limits=limits)
+    store = Store(
+        data_dir,
+        history_window=history_window,
+        limits=limits,
+        encryption_config=encryption_config,
+    )
     access = AccessControl(store, authenticator)
     api = ApiServer(store, access=access, address=f"{shown_host}:{port}")
     # The in-flight bound goes first: a flood is refused before any token is looked at.

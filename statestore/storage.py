@@ -6,6 +6,11 @@ History is compacted to a window: rows older than ``current - window`` that a ne
 same key supersedes (and old tombstones) are removed, and the compaction point is recorded so
 that a resume from before it gets 410 Expired.
 
+Data at rest: values of the resources an encryption configuration covers are encrypted in the
+writer thread and decrypted when read back (``encryption.py``). Rows that compaction deletes
+are overwritten with zeros (``secure_delete``) and the WAL is truncated after each compaction,
+so a deleted Secret's data leaves the files once it leaves the history window.
+
 Durability: WAL mode with ``synchronous=FULL``, so a commit returns only after the WAL is
 fsynced. A single writer thread commits *groups* of writes in one transaction (group
 commit): concurrent requests share one fsync, and each is acknowledged only after its group
@@ -23,7 +28,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from statestore import filemodes
+from statestore import encryption, filemodes
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -75,14 +80,25 @@ class Loaded:
 
 
 class Storage:
-    def __init__(self, path: Path, *, window: int = 20_000, compact_every: int = 5_000) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        window: int = 20_000,
+        compact_every: int = 5_000,
+        encryption_config: encryption.Config | None = None,
+    ) -> None:
         self.path = path
         self.window = window
+        self.encryption = encryption_config
         # A window smaller than the compaction period is compacted once per window of writes.
         self._compact_every = max(1, min(compact_every, window))
         self._since_compaction = 0
         filemodes.create_private_file(path)
         self._db = connect(path)
+        # NB: pages freed by this (the writer's) connection are zeroed: compaction must not
+        # leave deleted Secrets readable in free pages of the file.
+        self._db.execute("PRAGMA secure_delete=ON")
         self._db.executescript(_SCHEMA)
         self._reader = connect(path)
         self._reader_lock = threading.Lock()
@@ -98,7 +114,20 @@ class Storage:
         return int(row[0]) if row else 0
 
     def load(self) -> Loaded:
-        """The current state: the latest non-tombstone row of every key."""
+        """The current state: the latest non-tombstone row of every key.
+
+        Rows are first brought to the form the encryption configuration writes now."""
+        if self.encryption is not None:
+            self.reencrypt()
+        else:
+            encrypted = self._db.execute(
+                "SELECT key FROM log WHERE substr(value, 1, 8) = CAST('k8s:enc:' AS BLOB) LIMIT 1"
+            ).fetchone()
+            if encrypted is not None:
+                raise encryption.DecryptError(
+                    f"{encrypted[0]}: stored encrypted; start the store with the "
+                    "--encryption-provider-config that has its key"
+                )
         revision = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM log").fetchone()[0]
         rows = self._db.execute(
             "SELECT l.id, l.key, l.event, l.value FROM log l "
@@ -106,7 +135,10 @@ class Storage:
             "WHERE l.event != ? ORDER BY l.id",
             (DELETED,),
         ).fetchall()
-        current = [Record(rv, key, event, bytes(value)) for rv, key, event, value in rows]
+        current = [
+            Record(rv, key, event, self._decode(key, bytes(value)))
+            for rv, key, event, value in rows
+        ]
         return Loaded(
             revision=max(revision, self.compacted), compacted=self.compacted, current=current
         )
@@ -146,7 +178,11 @@ class Storage:
                 self._db.execute("BEGIN IMMEDIATE")
                 self._db.executemany(
                     "INSERT INTO log (id, key, event, value) VALUES (?, ?, ?, ?)",
-                    [(r.rv, r.key, r.event, r.value) for b in batches for r in b.records],
+                    [
+                        (r.rv, r.key, r.event, self._encode(r.key, r.value))
+                        for b in batches
+                        for r in b.records
+                    ],
                 )
                 self._db.execute("COMMIT")
             except BaseException as exc:
@@ -189,6 +225,14 @@ class Storage:
         except sqlite3.Error as error:
             self._db.execute("ROLLBACK")
             log.warning("store.compaction_failed", error=str(error))
+            return
+        # The WAL still holds the pages as they were before (deleted rows included): copy it
+        # into the database and truncate it. Busy (a reader on an older snapshot) is harmless:
+        # the next compaction tries again.
+        try:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error as error:
+            log.warning("store.checkpoint_failed", error=str(error))
 
     def history(self, after: int, prefix: str) -> Iterator[Record]:
         """Committed records after revision ``after`` whose key starts with ``prefix``."""
@@ -200,7 +244,7 @@ class Storage:
                 (after, prefix, upper),
             ).fetchall()
         for rv, key, event, value in rows:
-            yield Record(rv, key, event, bytes(value))
+            yield Record(rv, key, event, self._decode(key, bytes(value)))
 
     def state_at(self, key: str, revision: int) -> bytes | None:
         """The value of ``key`` as of ``revision`` (``None``: absent); ``revision`` must not be
@@ -212,7 +256,62 @@ class Storage:
             ).fetchone()
         if row is None or row[0] == DELETED:
             return None
-        return bytes(row[1])
+        return self._decode(key, bytes(row[1]))
+
+    # ------------------------------------------------------------ encryption at rest
+
+    def _encode(self, key: str, value: bytes) -> bytes:
+        if self.encryption is None:
+            return value
+        transformer = self.encryption.for_key(key)
+        return value if transformer is None else transformer.to_storage(value, key)
+
+    def _decode(self, key: str, value: bytes) -> bytes:
+        if self.encryption is not None:
+            transformer = self.encryption.for_key(key)
+            if transformer is not None:
+                return transformer.from_storage(value, key)[0]
+        if value.startswith(b"k8s:enc:"):
+            raise encryption.DecryptError(
+                f"{key}: stored encrypted; start the store with the "
+                "--encryption-provider-config that has its key"
+            )
+        return value
+
+    def reencrypt(self) -> int:
+        """Rewrite every row (history included) that is not in the form the configuration
+        writes now: encrypted with another key or provider, or plain where it should not be,
+        or encrypted where the configuration no longer covers it. Returns how many rows.
+
+        Run once at start, before the writer takes writes. A value no provider can read
+        raises :class:`encryption.DecryptError` (the store does not start)."""
+        changed: list[tuple[bytes, int]] = []
+        rows = self._db.execute("SELECT id, key, value FROM log").fetchall()
+        for rv, key, value in rows:
+            value = bytes(value)
+            transformer = self.encryption.for_key(key) if self.encryption else None
+            if transformer is None:
+                if value.startswith(b"k8s:enc:"):
+                    raise encryption.DecryptError(
+                        f"{key}: stored encrypted, and no provider of the encryption "
+                        "configuration covers its resource"
+                    )
+                continue
+            plain, stale = transformer.from_storage(value, key)
+            if stale:
+                changed.append((transformer.to_storage(plain, key), rv))
+        if changed:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("UPDATE log SET value = ? WHERE id = ?", changed)
+                self._db.execute("COMMIT")
+            except sqlite3.Error:
+                self._db.execute("ROLLBACK")
+                raise
+            with contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            log.info("store.reencrypted", rows=len(changed))
+        return len(changed)
 
     def close(self) -> None:
         self._queue.put(None)

@@ -27,6 +27,7 @@ import orjson
 
 from statestore import (
     cascades,
+    encryption,
     errors,
     limits,
     objects,
@@ -118,10 +119,13 @@ class Store:
         *,
         history_window: int = 20_000,
         limits: limits.Limits = limits.DEFAULT,
+        encryption_config: encryption.Config | None = None,
     ) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.limits = limits
-        self.storage = Storage(data_dir / "store.db", window=history_window)
+        self.storage = Storage(
+            data_dir / "store.db", window=history_window, encryption_config=encryption_config
+        )
         self.registry = resources.Registry()
         self.revision = 0
         #: The newest revision every watcher has been handed (bookmarks may claim it).

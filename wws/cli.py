@@ -30,6 +30,9 @@ def _store_serve(args: argparse.Namespace) -> int:
         ),
         manifests_dir=Path(args.manifests) if args.manifests else None,
         tls_sans=args.tls_san,
+        encryption_provider_config=(
+            Path(args.encryption_provider_config) if args.encryption_provider_config else None
+        ),
         limits=Limits(
             max_header_bytes=args.max_header_bytes,
             header_timeout=args.header_timeout,
@@ -181,6 +184,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--tls-private-key-file", "--tls-key", dest="tls_key", help="its private key (PEM)"
+    )
+    serve.add_argument(
+        "--encryption-provider-config",
+        metavar="FILE",
+        help="EncryptionConfiguration (apiserver.config.k8s.io/v1, mode 0600): encrypt "
+        "Secrets (or what it names) at rest with aesgcm or secretbox",
     )
     serve.add_argument(
         "--tls-san",
