@@ -86,8 +86,8 @@ def _config(path: Path, providers: list[dict[str, object]]) -> Path:
     return path
 
 
-AESGCM_KEY1 = {"aesgcm": {"keys": [{"name": "key1", "secret": KEY1}]}}
-SECRETBOX_KEY2 = {"secretbox": {"keys": [{"name": "key2", "secret": KEY2}]}}
+AESGCM_KEY1: dict[str, object] = {"aesgcm": {"keys": [{"name": "key1", "secret": KEY1}]}}
+SECRETBOX_KEY2: dict[str, object] = {"secretbox": {"keys": [{"name": "key2", "secret": KEY2}]}}
 IDENTITY: dict[str, object] = {"identity": {}}
 
 
