@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from api import meta
-from api.invitation import Invitation
+from api.invitation import Invitation, InvitationPhase
 from api.organization import Organization
 from api.team import Team
 from api.workspace import Workspace
@@ -257,6 +257,14 @@ async def sync(ctx: Context, name: str) -> None:
         workspaces=[
             access.WorkspaceAccess(name=w.metadata.name, owner=w.spec.owner, team=w.spec.team)
             for w in workspaces
+        ],
+        invitations=[
+            access.InvitationAccess(
+                name=item.metadata.name, uid=item.metadata.uid or "", login=item.spec.invitee
+            )
+            for item in invitations
+            if not item.spec.by_email
+            and item.status.phase in (InvitationPhase.PENDING, InvitationPhase.ACCEPTED)
         ],
     )
     access_error: str | None = None

@@ -10,7 +10,8 @@ that named them, and an empty list (the Organization is gone) leaves nothing beh
 The rights themselves live in ClusterRoles shipped in ``deploy/access/`` (bound here by name)
 and in two ValidatingAdmissionPolicies there ("only your own workspace", "only your team's").
 What only membership can say is generated here: who is bound to which shipped role, the
-Organization object (cluster-scoped, so named in a per-organization ClusterRole), the
+Organization object (cluster-scoped, so named in a per-organization ClusterRole), an
+Invitation for its invitee to read, the
 ``use``/``maintain`` verbs on each Team that the policies ask the authorizer about, and
 ``workspaces/connect`` for the exact workspaces a person may open.
 
@@ -53,6 +54,15 @@ class TeamAccess:
     name: str
     uid: str
     members: Sequence[TeamMember]
+
+
+@dataclasses.dataclass(frozen=True)
+class InvitationAccess:
+    """An Invitation addressed to a GitHub login, still open or accepted."""
+
+    name: str
+    uid: str
+    login: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,6 +141,7 @@ def desired(
     members: Sequence[EffectiveMember],
     teams: Sequence[TeamAccess],
     workspaces: Sequence[WorkspaceAccess],
+    invitations: Sequence[InvitationAccess] = (),
 ) -> list[dict[str, Any]]:
     """Every RBAC object that enforces ``org``'s membership, in a stable order."""
     name = org.metadata.name
@@ -273,6 +284,30 @@ def desired(
                 namespace=namespace,
                 owner=org_owner,
             )
+        )
+    # Each invitation addressed to a login: its invitee may read it (kubectl reads before it
+    # patches). Invitations by e-mail are read for the invitee by the web UI.
+    for item in sorted(invitations, key=lambda i: i.name):
+        role_name = f"wws:invitation:{item.name}"
+        invitation_owner = _owner_ref("Invitation", item.name, item.uid)
+        rules = [_rule(r, ["get"], [item.name]) for r in ("invitations", "invitations/status")]
+        add(
+            _object(
+                "Role",
+                role_name,
+                namespace=namespace,
+                org=name,
+                owner=invitation_owner,
+                body={"rules": rules},
+            ),
+            binding(
+                "RoleBinding",
+                role_name,
+                _role_ref("Role", role_name),
+                [_user(item.login)],
+                namespace=namespace,
+                owner=invitation_owner,
+            ),
         )
     return objects
 

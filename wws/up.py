@@ -161,6 +161,10 @@ def main(
         store_kubeconfig = data_dir / "store" / "kubeconfig"
         server = _wait_for_store(store_kubeconfig, store, timeout=60)
         kubeconfig.symlink_to(store_kubeconfig)
+        # The roles and admission policies that make membership count (docs/access.md).
+        from wws import manifests
+
+        manifests.apply_shipped(kubeconfig)
 
         _say("wws up: checking the workspace image ...")
         from images.build import image

@@ -319,3 +319,22 @@ def test_access_patch_writes_members_and_keeps_the_namespace_condition() -> None
     )
     ready = failed["conditions"][0]
     assert ready["status"] == "False" and ready["reason"] == "ApplyFailed"
+
+
+def test_an_invitee_may_read_their_invitation_only() -> None:
+    the_org = org([{"user": "alice", "role": "owner"}])
+    objects = access.desired(
+        the_org,
+        members=[],
+        teams=[],
+        workspaces=[],
+        invitations=[access.InvitationAccess(name="carol", uid="inv-uid", login="Carol")],
+    )
+    by_key = {access.key(obj): obj for obj in objects}
+    role = by_key[("Role", "acme", "wws:invitation:carol")]
+    assert [(r["resources"], r["verbs"], r["resourceNames"]) for r in role["rules"]] == [
+        (["invitations"], ["get"], ["carol"]),
+        (["invitations/status"], ["get"], ["carol"]),
+    ]
+    assert role["metadata"]["ownerReferences"][0]["kind"] == "Invitation"
+    assert _users(by_key[("RoleBinding", "acme", "wws:invitation:carol")]) == ["github:carol"]
