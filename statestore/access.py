@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from statestore import requestinfo, resources
+from statestore.admission import plugin as policy_plugin
 from statestore.authn.authenticator import Authenticator
 from statestore.authn.user import UserInfo
 from statestore.errors import StatusError
@@ -44,6 +45,7 @@ class RequestContext:
     #: The authenticated user when impersonating, else None.
     impersonator: UserInfo | None
     info: requestinfo.RequestInfo
+    dry_run: bool = False
     warnings: list[str] = field(default_factory=list)
     annotations: dict[str, str] = field(default_factory=dict)
 
@@ -73,7 +75,13 @@ class AccessControl:
         self.store = store
         self.authenticator = authenticator
         self.rbac = RBACAuthorizer(self._get_object)
-        self.plugins: list[Plugin] = [self._rbac_admission]
+        self.policies = policy_plugin.PolicyAdmission(
+            list_objects=self._list_objects,
+            get_object=self._get_object,
+            registry=store.registry,
+            decide=self._decide,
+        )
+        self.plugins: list[Plugin] = [self._rbac_admission, self._policy_admission]
         self._tasks: set[asyncio.Task[None]] = set()
         self._aggregation_pending = False
         store.on_event.append(self._on_event)
@@ -84,6 +92,14 @@ class AccessControl:
     def _get_object(self, info: resources.ResourceInfo, namespace: str | None, name: str) -> Any:
         entry = self.store.get_entry(info, namespace, name)
         return entry.obj if entry is not None else None
+
+    def _list_objects(self, info: resources.ResourceInfo) -> list[dict[str, Any]]:
+        _, entries = self.store.list_entries(info, None)
+        return [entry.obj for entry in entries]
+
+    def _decide(self, attributes: Attributes) -> tuple[bool, str]:
+        decision = self.rbac.authorize(attributes)
+        return decision.allowed, decision.reason
 
     async def start(self) -> None:
         """Index the stored bindings, create the default roles, aggregate."""
@@ -111,7 +127,8 @@ class AccessControl:
     def allowed(self, attributes: Attributes) -> bool:
         return self.rbac.authorize(attributes).allowed
 
-    def authorize_request(self, user: UserInfo, info: requestinfo.RequestInfo) -> None:
+    def authorize_request(self, user: UserInfo, info: requestinfo.RequestInfo) -> str:
+        """The reason the request is allowed; raises a 403 StatusError when it is not."""
         attributes = Attributes(
             user=user,
             verb=info.verb,
@@ -126,7 +143,7 @@ class AccessControl:
         )
         decision = self.rbac.authorize(attributes)
         if decision.allowed:
-            return
+            return decision.reason
         log.info(
             "access.forbidden",
             user=user.username,
@@ -227,6 +244,36 @@ class AccessControl:
             ) from error
         self._confirm_no_escalation(info, name, user, scope, granted)
 
+    def _policy_admission(
+        self,
+        operation: str,
+        info: resources.ResourceInfo,
+        namespace: str | None,
+        name: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        context: RequestContext,
+    ) -> None:
+        request_info = context.info
+        outcome = self.policies(
+            policy_plugin.Request(
+                operation=operation,
+                info=info,
+                version=request_info.version or info.storage_version.name,
+                subresource=request_info.subresource
+                if request_info.resource == info.plural
+                else "",
+                namespace=namespace or "",
+                name=name,
+                obj=obj,
+                old=old,
+                user=context.user,
+                dry_run=context.dry_run,
+            )
+        )
+        context.warnings.extend(outcome.warnings)
+        context.annotations.update(outcome.annotations)
+
     def _confirm_no_escalation(
         self,
         info: resources.ResourceInfo,
@@ -252,6 +299,9 @@ class AccessControl:
     # -------------------------------------------------------------- the RBAC index
 
     def _on_event(self, event: Event) -> None:
+        if event.key.startswith(policy_plugin.PREFIX):
+            self.policies.changed()
+            return
         if not event.key.startswith(_RBAC_PREFIX):
             return
         self.rbac.index(event.key, None if event.type == DELETED else event.obj)

@@ -30,6 +30,7 @@ from statestore import (
     tables,
     watching,
 )
+from statestore.audit import log as audit_log
 from statestore.authn.user import Unauthorized
 from statestore.errors import Cause, StatusError, bad_request, not_found
 from statestore.impersonation import impersonate
@@ -131,11 +132,50 @@ def _yaml_problem(value: Any, *, budget: int) -> str | None:
     return None
 
 
+class _Exchange:
+    """One request's response as it goes out: the status and (for the audit log) the body,
+    with the ``Audit-ID`` header added when the request is audited."""
+
+    BODY_LIMIT = 1024 * 1024
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 0
+        self.body = bytearray()
+        self.keep_body = False
+        self.record: audit_log.Record | None = None
+        self.context: access.RequestContext | None = None
+        self.error: dict[str, Any] | None = None
+        self.request_object: Any = None
+
+    async def __call__(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            if self.record is not None:
+                audit_id = self.record.event["auditID"].encode()
+                message = {**message, "headers": [*message["headers"], (b"audit-id", audit_id)]}
+        elif (
+            message["type"] == "http.response.body"
+            and self.keep_body
+            and len(self.body) < self.BODY_LIMIT
+        ):
+            self.body += message.get("body", b"")
+        await self._send(message)
+
+
 class ApiServer:
-    def __init__(self, store: Store, *, access: access.AccessControl, address: str) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        access: access.AccessControl,
+        address: str,
+        auditor: audit_log.Auditor | None = None,
+    ) -> None:
         self.store = store
         self.access = access
         self.address = address
+        self.auditor = auditor
         self._openapi_cache: dict[str, Any] = {}
         store.on_registry_change.append(self._openapi_cache.clear)
 
@@ -147,15 +187,69 @@ class ApiServer:
             return
         if scope["type"] != "http":
             return
+        exchange = _Exchange(send)
         try:
-            await self._handle(scope, receive, send)
+            await self._handle(scope, receive, exchange)
         except StatusError as error:
-            await self._send_json(send, error.code, error.to_status())
+            exchange.error = error.to_status()
+            await self._send_json(exchange, error.code, exchange.error)
         except Exception as error:
             log.exception("store.request_failed", path=scope.get("path"))
-            await self._send_json(
-                send, 500, StatusError(500, "InternalError", f"internal error: {error}").to_status()
+            exchange.error = StatusError(
+                500, "InternalError", f"internal error: {error}"
+            ).to_status()
+            await self._send_json(exchange, 500, exchange.error)
+        finally:
+            if exchange.record is not None and self.auditor is not None:
+                self._audit_complete(exchange)
+
+    # ---------------------------------------------------------------- audit
+
+    def _audit_begin(
+        self,
+        scope: Scope,
+        exchange: _Exchange,
+        user: Any,
+        request_info: requestinfo.RequestInfo,
+    ) -> None:
+        if self.auditor is None:
+            return
+        headers = {k.lower(): v for k, v in scope["headers"]}
+        query = scope.get("query_string", b"").decode("latin-1")
+        client = scope.get("client") or ("", 0)
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        ips = [ip.strip() for ip in forwarded.split(",") if ip.strip()] + [client[0]]
+        exchange.record = self.auditor.begin(
+            user=user,
+            impersonator=None,
+            info=request_info,
+            request_uri=scope["path"] + (f"?{query}" if query else ""),
+            source_ips=ips,
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+        )
+        if exchange.record is not None:
+            exchange.keep_body = (
+                exchange.record.level == "RequestResponse" and request_info.verb != "watch"
             )
+
+    def _audit_complete(self, exchange: _Exchange) -> None:
+        record = exchange.record
+        assert record is not None and self.auditor is not None
+        if exchange.context is not None:
+            record.annotations.update(exchange.context.annotations)
+        response_object = None
+        if exchange.keep_body and exchange.body and exchange.error is None:
+            try:
+                response_object = orjson.loads(bytes(exchange.body))
+            except orjson.JSONDecodeError:
+                response_object = None
+        self.auditor.complete(
+            record,
+            code=exchange.status or 500,
+            status=exchange.error,
+            request_object=exchange.request_object,
+            response_object=response_object if exchange.error is None else exchange.error,
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -198,27 +292,47 @@ class ApiServer:
 
     # ---------------------------------------------------------------- dispatch
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _handle(self, scope: Scope, receive: Receive, exchange: _Exchange) -> None:
+        send: Send = exchange
         path: str = scope["path"]
         method: str = scope["method"]
         headers = {k.lower(): v for k, v in scope["headers"]}
         if path in _OPEN_PATHS:
             await self._send(send, 200, b"ok", content_type=b"text/plain")
             return
+        request_info = requestinfo.parse(method, path, scope.get("query_string", b""))
         try:
             user = await self.access.authenticate(headers)
         except Unauthorized as error:
             # kube says only this, whatever the reason (logged, not told).
             log.info("access.unauthorized", path=path, reason=str(error))
+            self._audit_begin(scope, exchange, None, request_info)
             raise StatusError(401, "Unauthorized", "Unauthorized") from error
+        self._audit_begin(scope, exchange, user, request_info)
         raw_headers: list[tuple[bytes, bytes]] = scope["headers"]
         impersonator = None
         if impersonation_requested(raw_headers):
             impersonator = user
             user = impersonate(user, raw_headers, self.access.allowed)
-        request_info = requestinfo.parse(method, path, scope.get("query_string", b""))
-        self.access.authorize_request(user, request_info)
-        context = access.RequestContext(user=user, impersonator=impersonator, info=request_info)
+            if exchange.record is not None:
+                exchange.record.event["impersonatedUser"] = user.to_dict()
+        try:
+            reason = self.access.authorize_request(user, request_info)
+        except StatusError:
+            if exchange.record is not None:
+                exchange.record.annotations["authorization.k8s.io/decision"] = "forbid"
+                exchange.record.annotations["authorization.k8s.io/reason"] = ""
+            raise
+        if exchange.record is not None:
+            exchange.record.annotations["authorization.k8s.io/decision"] = "allow"
+            exchange.record.annotations["authorization.k8s.io/reason"] = reason
+        context = access.RequestContext(
+            user=user,
+            impersonator=impersonator,
+            info=request_info,
+            dry_run=b"dryRun=All" in scope.get("query_string", b""),
+        )
+        exchange.context = context
         access.current.set(context)
         query = Query(scope.get("query_string", b""))
         parts = [p for p in path.split("/") if p]
@@ -253,6 +367,12 @@ class ApiServer:
             # built-in kinds as Protobuf; the store decodes those few kinds into JSON.
             body = orjson.dumps(protobuf.decode(body))
             content_type = "application/json"
+        record = exchange.record
+        if record is not None and record.level in ("Request", "RequestResponse") and body.strip():
+            try:
+                exchange.request_object = self._parse(body, content_type)
+            except StatusError:
+                exchange.request_object = None
         dry_run = query.get("dryRun") == "All"
         if query.get("dryRun") not in (None, "All"):
             raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')
@@ -595,6 +715,8 @@ class ApiServer:
             render=render,
             render_table=render_table if table else None,
         )
+        if isinstance(send, _Exchange) and send.record is not None and self.auditor is not None:
+            self.auditor.started(send.record)
         abort = (scope.get("extensions") or {}).get("wws.abort")
         await stream.run(requested, receive, send, abort=abort)
 

@@ -27,6 +27,8 @@ from statestore import (
 )
 from statestore.access import AccessControl
 from statestore.app import ApiServer
+from statestore.audit import log as audit_log
+from statestore.audit import policy as audit_policy
 from statestore.authn import config as authn_config
 from statestore.authn import oidc, tokenfile
 from statestore.authn.authenticator import Authenticator
@@ -158,6 +160,37 @@ def _authenticator(
     return Authenticator(tokens=tokens, issuers=issuers), identities.tokens_by_user(tokens)
 
 
+@dataclass(frozen=True)
+class AuditOptions:
+    """kube-apiserver's ``--audit-log-*`` and ``--audit-policy-file`` flags."""
+
+    log_path: Path | None = None
+    policy_file: Path | None = None
+    max_size_mb: int = 100
+    max_backups: int = 0
+    max_age_days: int = 0
+
+
+def _auditor(options: AuditOptions | None) -> audit_log.Auditor | None:
+    if options is None or options.log_path is None:
+        return None
+    if options.policy_file is None:
+        # As kube-apiserver: no policy, no events.
+        log.warning("store.audit_disabled", reason="--audit-log-path without --audit-policy-file")
+        return None
+    try:
+        policy = audit_policy.load(options.policy_file)
+    except audit_policy.PolicyError as error:
+        raise SystemExit(f"wws store serve: --audit-policy-file: {error}") from error
+    out = audit_log.RotatingFile(
+        options.log_path,
+        max_size_mb=options.max_size_mb,
+        max_backups=options.max_backups,
+        max_age_days=options.max_age_days,
+    )
+    return audit_log.Auditor(policy, out)
+
+
 class _Lifespan:
     """Wraps the API server so the CRDs are applied after the store has loaded."""
 
@@ -214,6 +247,7 @@ def main(
     token_auth_file: Path | None = None,
     authentication_config: Path | None = None,
     manifests_dir: Path | None = None,
+    audit: AuditOptions | None = None,
 ) -> int:
     limits = limits or Limits()
     filemodes.secure(data_dir)
@@ -275,7 +309,7 @@ def main(
         encryption_config=encryption_config,
     )
     access = AccessControl(store, authenticator)
-    api = ApiServer(store, access=access, address=f"{shown_host}:{port}")
+    api = ApiServer(store, access=access, address=f"{shown_host}:{port}", auditor=_auditor(audit))
     # The in-flight bound goes first: a flood is refused before any token is looked at.
     limited = inflight.InflightLimit(
         api,

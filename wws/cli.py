@@ -42,6 +42,13 @@ def _store_serve(args: argparse.Namespace) -> int:
             max_mutating_requests_inflight=args.max_mutating_requests_inflight,
             max_object_bytes=args.max_object_bytes,
         ),
+        audit=server.AuditOptions(
+            log_path=Path(args.audit_log_path) if args.audit_log_path else None,
+            policy_file=Path(args.audit_policy_file) if args.audit_policy_file else None,
+            max_size_mb=args.audit_log_maxsize,
+            max_backups=args.audit_log_maxbackup,
+            max_age_days=args.audit_log_maxage,
+        ),
     )
 
 
@@ -206,6 +213,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--authentication-config",
         help="AuthenticationConfiguration (apiserver.config.k8s.io) with JWT issuers",
+    )
+    serve.add_argument("--audit-log-path", help="write audit.k8s.io/v1 events here (JSON lines)")
+    serve.add_argument("--audit-policy-file", help="the audit Policy (kube's format)")
+    serve.add_argument(
+        "--audit-log-maxsize", type=int, default=100, help="megabytes before rotation"
+    )
+    serve.add_argument(
+        "--audit-log-maxbackup", type=int, default=0, help="rotated files kept (0: all)"
+    )
+    serve.add_argument(
+        "--audit-log-maxage", type=int, default=0, help="days rotated files are kept"
     )
     serve.add_argument(
         "--manifests",

@@ -1,0 +1,1 @@
+"""ValidatingAdmissionPolicy (``admissionregistration.k8s.io/v1``) evaluated with CEL."""
