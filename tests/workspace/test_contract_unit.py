@@ -3,9 +3,12 @@ parsing, the Podman provider's config folder, and the agent script's own helpers
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
+import ast
+import importlib
 import json
+import os
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -19,14 +22,14 @@ REPO = Path(__file__).resolve().parents[2]
 REF = base.WorkspaceRef(namespace="acme", name="alice-api", uid="u-1", organization="acme")
 
 
-def load_agent_script() -> types.ModuleType:
-    path = REPO / "images" / "workspace" / "agent" / "wws_agent.py"
-    loader = importlib.machinery.SourceFileLoader("wws_agent_script", str(path))
-    spec = importlib.util.spec_from_loader("wws_agent_script", loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+AGENT_DIR = REPO / "images" / "workspace" / "agent"
+
+
+@pytest.fixture
+def agent_package(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The agent's package, imported from the folder the image copies (as its script does)."""
+    monkeypatch.syspath_prepend(str(AGENT_DIR))
+    return importlib.import_module("wwsagent")
 
 
 def test_workspace_config_from_the_api_spec() -> None:
@@ -146,11 +149,12 @@ def test_podman_container_spec_mounts_the_agent_folders(tmp_path: Path) -> None:
     assert "rw" in mounts["/run/wws/status"]["options"]
 
 
-def test_agent_script_parses_durations_and_writes_reports(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_agent_parses_durations_and_writes_reports(
+    agent_package: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    module = load_agent_script()
-    parse = module.parse_duration
+    from wwsagent import configuration, reporting, settings
+
+    parse = configuration.parse_duration
     assert parse("120s", 5) == 120
     assert parse("1h30m", 5) == 5400
     assert parse("2d", 5) == 172800
@@ -158,8 +162,8 @@ def test_agent_script_parses_durations_and_writes_reports(
     assert parse(42, 5) == 42
     assert parse("0", 5) == 0
     assert parse("soon", 5) == 5
-    monkeypatch.setattr(module, "STATUS_DIR", tmp_path)
-    reporter = module.Reporter()
+    monkeypatch.setattr(settings, "STATUS_DIR", tmp_path)
+    reporter = reporting.Reporter()
     reporter.set("UserReady", "True", "UserReady", "user alice")
     reporter.set_language("go", state="Installed", version="1.19.8")
     data = json.loads((tmp_path / "report.json").read_text())
@@ -170,3 +174,49 @@ def test_agent_script_parses_durations_and_writes_reports(
     assert [c.type for c in parsed.conditions] == list(agent.CONDITION_TYPES)
     assert parsed.languages[0].name == "go"
     assert list(tmp_path.iterdir()) == [tmp_path / "report.json"]  # no temporary files left
+
+
+def test_agent_script_runs_its_package_also_through_a_link(tmp_path: Path) -> None:
+    """``wws-agent status`` is a link to the script in the image; the script finds its
+    package beside itself, with the image's plain python3 and no PYTHONPATH."""
+    (tmp_path / "status").mkdir()
+    report = {
+        "version": 1,
+        "conditions": [{"type": "SSHReady", "status": "True", "reason": "Listening",
+                        "message": "sshd listens on port 22"}],
+        "languages": [],
+    }  # fmt: skip
+    (tmp_path / "status" / "report.json").write_text(json.dumps(report))
+    link = tmp_path / "bin" / "wws-agent"
+    link.parent.mkdir()
+    link.symlink_to(AGENT_DIR / "wws_agent.py")
+    env = {"PATH": os.environ["PATH"], "WWS_STATUS_DIR": str(tmp_path / "status")}
+    result = subprocess.run(
+        ["/usr/bin/python3", str(link), "status"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "SSHReady",
+        "True",
+        "Listening:",
+        *["sshd", "listens", "on", "port", "22"],
+    ]
+
+
+def test_agent_uses_the_standard_library_only() -> None:
+    """The image has Python 3 and nothing else: the agent imports the standard library
+    and its own package only."""
+    found: dict[str, set[str]] = {}
+    for path in AGENT_DIR.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "wwsagent":
+                    found.setdefault(str(path.relative_to(AGENT_DIR)), set()).add(name)
+    assert found == {}
