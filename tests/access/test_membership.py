@@ -310,3 +310,23 @@ def test_missing_github_org_or_token_is_a_clear_condition(
         ),
         "the TokenMissing condition",
     )
+
+
+def test_an_invitation_cannot_be_created_accepted(kubectl: Kubectl, org: str) -> None:
+    """The status subresource: a status sent with the object is dropped at create, so an
+    owner cannot create an invitation that someone has already "accepted"."""
+    kubectl.run(
+        "create",
+        "-f",
+        "-",
+        stdin=f"""
+apiVersion: wws.dev/v1alpha1
+kind: Invitation
+metadata: {{name: forged, namespace: {org}}}
+spec: {{invitee: mallory}}
+status: {{acceptedBy: "github:mallory", phase: Accepted, acceptedAt: "2026-01-01T00:00:00Z"}}
+""",
+    )
+    eventually(lambda: _phase(kubectl, org, "forged") == "Pending", "a pending invitation")
+    assert "acceptedBy" not in get(kubectl, "-n", org, "invitation", "forged")["status"]
+    assert "mallory" not in [user for user, _, _ in _members(kubectl, org)]
