@@ -15,7 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Final, Protocol
 
-from statestore import objects, resources, schema
+from statestore import celcost, objects, resources, schema
 from statestore.admission import compiled as admission_compiled
 from statestore.errors import Cause
 from statestore.rbac import validation as rbac_validation
@@ -173,6 +173,8 @@ class CRDStrategy(BuiltinStrategy):
     ) -> tuple[dict[str, Any], list[Cause]]:
         obj = schema.crd_defaults(obj)
         causes = schema.validate_crd(obj)
+        if not causes:  # the cost of rules is estimated once they all compile
+            causes = celcost.crd_causes(obj)
         spec = obj.get("spec", {})
         group, plural = spec.get("group"), spec.get("names", {}).get("plural")
         existing = context.registry.get(group, plural) if group and plural else None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from statestore import errors, objects, schema, strategies
+from statestore import cel, errors, objects, schema, strategies
 from statestore.errors import Cause
 from statestore.resources import ResourceInfo
 
@@ -49,7 +49,8 @@ def validate_body(
     version_info = info.version(version)
     warnings: list[str] = []
     if version_info is not None and version_info.schema is not None:
-        result = schema.process(obj, version_info.schema)
+        with cel.request_budget():  # CEL rules of one request share one run-time budget
+            result = schema.process(obj, version_info.schema)
         if result.unknown_fields:
             if strict:
                 raise errors.bad_request(
