@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -29,7 +30,7 @@ def test_sizes_come_from_the_schema_or_the_request_limit() -> None:
     assert celcost.estimate("self.exists(k, k == 'a')", {**labels, "maxProperties": 8}) < 100
 
 
-def _crd(schema: dict[str, object]) -> dict[str, object]:
+def _crd(schema: Any) -> dict[str, Any]:
     return {"spec": {"versions": [{"name": "v1", "schema": {"openAPIV3Schema": schema}}]}}
 
 
