@@ -250,6 +250,8 @@ def main(
     audit: AuditOptions | None = None,
 ) -> int:
     limits = limits or Limits()
+    # Whatever this process creates (database, logs, keys) is private to its user.
+    os.umask(0o077)
     filemodes.secure(data_dir)
     encryption_config: encryption.Config | None = None
     if encryption_provider_config is not None:
