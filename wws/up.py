@@ -200,17 +200,22 @@ def main(
             "--bootstrap-kubeconfig",
             str(kubeconfig),
         ]
-        tls = data_dir / "store" / "tls"
-        if (tls / "server.crt").exists():
-            # The OIDC issuer is https with the store's own certificate, which the store
-            # trusts (its CA); people keep using plain HTTP on loopback.
+        if (data_dir / "store" / "tls" / "ca.key").exists():
+            # The OIDC issuer is https with a certificate of its own from the store's CA,
+            # which the store trusts; people keep using plain HTTP on loopback.
+            from statestore import tls
+
             host, _, port = webui_listen.rpartition(":")
             issuer = webui_issuer_listen or f"{host}:{int(port) + 363}"
+            issuer_host = issuer.rpartition(":")[0].strip("[]")
+            issuer_tls = tls.sign_serving_cert(
+                data_dir / "store", stem="webui-issuer", names=tls.serving_names(issuer_host)
+            )
             webui_args += [
                 "--tls-cert",
-                str(tls / "server.crt"),
+                str(issuer_tls.cert),
                 "--tls-key",
-                str(tls / "server.key"),
+                str(issuer_tls.key),
                 "--issuer-listen",
                 issuer,
             ]
