@@ -10,6 +10,9 @@ import pytest
 from tests.support.devgithub import DevGitHub
 from tests.support.storeproc import REPO, StoreProcess
 
+# The session's Podman (data dir, API service, workspace image) for every layer that needs it.
+pytest_plugins = ["tests.support.podman"]
+
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[StoreProcess]:

@@ -11,7 +11,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,12 +20,9 @@ import pytest
 
 from tests.support.devgithub import DevGitHub
 from tests.support.kubectl import PINNED, Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
 @dataclass

@@ -19,9 +19,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.access.conftest import apply, get, unique
+from tests.access.conftest import apply, get
 from tests.support.devgithub import ALICE_TOKEN, DevGitHub
 from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
 

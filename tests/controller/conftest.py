@@ -16,13 +16,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,94 +27,13 @@ from typing import Any
 import pytest
 
 from providers.podman import naming, service
-from tests.podman import conftest as podman_fixtures
+from tests.support.kubectl import PINNED, Kubectl
+from tests.support.names import free_port, unique
+from tests.support.podman import podman
 from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
 
-# The session fixtures of tests/podman (one data dir, one Podman API service, one image).
-data_dir = podman_fixtures.data_dir
-podman_ready = podman_fixtures.podman_ready
-podman_service = podman_fixtures.podman_service
-workspace_image = podman_fixtures.workspace_image
-podman = podman_fixtures.podman
-
-KUBECTL = Path(sys.executable).parent / "kubectl"
 RESYNC = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:6]}"
-
-
-def eventually(check: Callable[[], Any], what: str, *, timeout: float = 30.0) -> Any:
-    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
-
-
-@dataclass
-class Kubectl:
-    kubeconfig: Path
-    home: Path
-
-    def run(
-        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 90
-    ) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("KUBE")}
-        env["HOME"] = str(self.home)
-        result = subprocess.run(
-            [
-                str(KUBECTL),
-                f"--kubeconfig={self.kubeconfig}",
-                f"--cache-dir={self.home / 'cache'}",
-                *args,
-            ],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-        if check and result.returncode != 0:
-            pytest.fail(
-                f"kubectl {' '.join(args)} exited {result.returncode}:\n"
-                f"{result.stdout}\n{result.stderr}"
-            )
-        return result
-
-    def apply(self, manifest: str) -> None:
-        self.run("apply", "-f", "-", stdin=manifest)
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-o", "json").stdout)
-
-    def workspace(self, namespace: str, name: str) -> dict[str, Any]:
-        return dict(self.json("-n", namespace, "get", "workspace", name))
-
-    def wait_ready(self, namespace: str, name: str, timeout: float = 60) -> dict[str, Any]:
-        """``kubectl wait --for=condition=Ready`` (which also requires the condition's
-        observedGeneration to be current), then the object."""
-        self.run(
-            "-n",
-            namespace,
-            "wait",
-            f"workspace/{name}",
-            "--for=condition=Ready",
-            f"--timeout={timeout:.0f}s",
-            timeout=timeout + 30,
-        )
-        return self.workspace(namespace, name)
 
 
 @dataclass
@@ -225,7 +141,8 @@ def controller(
 
 @pytest.fixture(scope="module")
 def kubectl(store: StoreProcess, tmp_path_factory: pytest.TempPathFactory) -> Kubectl:
-    return Kubectl(store.kubeconfig, tmp_path_factory.mktemp("kubectl"))
+    home = tmp_path_factory.mktemp("kubectl")
+    return Kubectl(binary=PINNED, kubeconfig=store.kubeconfig, cache_dir=home / "cache", version="")
 
 
 @pytest.fixture

@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 
 from providers.podman import service
-from tests.controller.conftest import Controller, Kubectl, eventually, unique
+from tests.controller.conftest import Controller
 from tests.controller.test_workspaces import condition, events, workspace_yaml
+from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 

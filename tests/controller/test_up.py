@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from images.build import image as imagebuild
-from tests.controller.conftest import free_port
 from tests.support.kubectl import PINNED
+from tests.support.names import free_port
 from tests.support.storeproc import REPO
 
 pytestmark = pytest.mark.podman

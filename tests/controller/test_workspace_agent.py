@@ -28,18 +28,12 @@ import httpx
 import pytest
 
 from providers.podman import naming
-from tests.controller.conftest import (
-    RESYNC,
-    Controller,
-    Kubectl,
-    eventually,
-    free_port,
-    inspect,
-    labelled,
-    unique,
-)
+from tests.controller.conftest import RESYNC, Controller, inspect, labelled
 from tests.controller.test_workspaces import condition, events
+from tests.support.kubectl import Kubectl
+from tests.support.names import free_port, unique
 from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 

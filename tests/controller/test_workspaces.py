@@ -15,16 +15,11 @@ import pytest
 
 from providers import base
 from providers.podman import PodmanProvider, naming, service
-from tests.controller.conftest import (
-    RESYNC,
-    Controller,
-    Kubectl,
-    eventually,
-    inspect,
-    labelled,
-    podman,
-    unique,
-)
+from tests.controller.conftest import RESYNC, Controller, inspect, labelled
+from tests.support.kubectl import Kubectl
+from tests.support.names import unique
+from tests.support.podman import podman
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 

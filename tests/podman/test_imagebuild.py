@@ -13,7 +13,7 @@ from images.build import apt, errors
 from images.build import image as imagebuild
 from images.build import podman as image_podman
 from images.build import recipe as image_recipe
-from tests.podman.conftest import podman
+from tests.support.podman import podman
 
 
 def test_recipe_hash_follows_the_recipe_tree(tmp_path: Path) -> None:

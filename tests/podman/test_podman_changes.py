@@ -14,7 +14,7 @@ import pytest
 
 from providers import base
 from providers.podman import PodmanProvider, naming, service
-from tests.podman.conftest import Factory, podman
+from tests.support.podman import Factory, podman
 
 pytestmark = pytest.mark.podman
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.kubeapi import Api
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 CRDS = Path(__file__).parent / "crds"
@@ -31,10 +31,6 @@ def api(shared_store: StoreProcess) -> Iterator[Api]:
         yield client
     finally:
         client.close()
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture

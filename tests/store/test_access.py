@@ -17,10 +17,10 @@ import httpx
 import pytest
 from kubernetes import client, config
 
-from tests.store.conftest import unique
 from tests.support import kubectl as kubectl_support
 from tests.support.kubeapi import Api
 from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.oidc import Issuer
 from tests.support.storeproc import StoreProcess
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.store.conftest import unique
 from tests.support import kubectl as kubectl_support
 from tests.support.kubeapi import Api, widget, widgets
 from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"

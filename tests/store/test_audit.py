@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.store.conftest import unique
 from tests.support.kubeapi import Api, widget, widgets
+from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 
 CRDS = Path(__file__).parent / "crds"

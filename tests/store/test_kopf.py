@@ -12,16 +12,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.store.conftest import unique
 from tests.support.kubeapi import Api
+from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
 
 HERE = Path(__file__).parent
 OPERATOR = HERE / "kopf_operator.py"
@@ -136,20 +136,21 @@ def operator(shared_store: StoreProcess, tmp_path: Path) -> Iterator[Operator]:
         running.stop()
 
 
-def eventually(
-    check: Callable[[], bool], operator: Operator, what: str, timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
+def until(check: Callable[[], bool], operator: Operator, what: str, timeout: float = 30) -> None:
+    """``eventually``, giving up at once when kopf exits, with its calls, objects and log."""
+
+    def exited() -> str | None:
         assert operator.process is not None
-        if operator.process.poll() is not None:
-            pytest.fail(f"kopf exited while waiting for {what}:\n{operator.log()}")
-        time.sleep(0.1)
-    pytest.fail(
-        f"timed out waiting for {what}; calls {operator.calls()}; "
-        f"objects {operator.objects()}\n{operator.log()}"
+        if operator.process.poll() is None:
+            return None
+        return f"kopf exited:\n{operator.log()}"
+
+    eventually(
+        check,
+        what,
+        timeout=timeout,
+        abort=exited,
+        detail=lambda: f"calls {operator.calls()}; objects {operator.objects()}\n{operator.log()}",
     )
 
 
@@ -175,7 +176,7 @@ def test_operator_converges_and_a_restart_does_not_rehandle(api: Api, operator: 
     operator.start()
     for name, size in (("t1", 1), ("t2", 2)):
         api.create(things(namespace), thing(name, size))
-    eventually(
+    until(
         lambda: converged("t1", 1) and converged("t2", 2),
         operator,
         "create handlers, finalizer, timer and daemon",
@@ -186,7 +187,7 @@ def test_operator_converges_and_a_restart_does_not_rehandle(api: Api, operator: 
     assert "kopf.zalando.org/last-handled-configuration" in annotations
 
     api.patch_ok(things(namespace, "t1"), {"spec": {"size": 5}})
-    eventually(
+    until(
         lambda: status("t1").get(UPDATE_RESULT) == {"size": 5, "previous": 1},
         operator,
         "the update handler's result",
@@ -205,19 +206,19 @@ def test_operator_converges_and_a_restart_does_not_rehandle(api: Api, operator: 
     handled_t1 = get("t1")["status"]["on_create"]
 
     operator.start()
-    eventually(
+    until(
         lambda: status("t2").get(UPDATE_RESULT) == {"size": 7, "previous": 2},
         operator,
         "the update made while kopf was down",
     )
-    eventually(lambda: converged("t3", 3), operator, "the object created while kopf was down")
+    until(lambda: converged("t3", 3), operator, "the object created while kopf was down")
     # kopf has looked at every object again for a while: timers went on and daemons restarted.
-    eventually(
+    until(
         lambda: all(int(status(name)["ticks"]) >= ticks_before[name] + 3 for name in ("t1", "t2")),
         operator,
         "timers after the restart",
     )
-    eventually(
+    until(
         lambda: status("t1")["daemon"]["pid"] != first_daemon,
         operator,
         "the daemon of the new kopf process",
@@ -236,13 +237,13 @@ def test_operator_converges_and_a_restart_does_not_rehandle(api: Api, operator: 
     response = api.delete(things(namespace, "t1"))
     assert response.status_code == 200
     assert response.json()["metadata"].get("deletionTimestamp")
-    eventually(
+    until(
         lambda: api.get(things(namespace, "t1")).status_code == 404,
         operator,
         "the deletion to finish",
     )
     assert operator.calls()[("delete", "t1")] == 1
-    eventually(
+    until(
         lambda: operator.calls()[("daemon-stop", "t1")] == 2,
         operator,
         "the daemon of the deleted object to stop",

@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.store.conftest import unique
 from tests.support import kubectl as kubectl_support
 from tests.support.kubeapi import Api, widget, widgets
 from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 FINALIZER = "test.wws.dev/hold"

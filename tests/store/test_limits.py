@@ -17,8 +17,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.store.conftest import CRDS, unique
+from tests.store.conftest import CRDS
 from tests.support.kubeapi import JSON_PATCH, Api, widget, widgets
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 MiB = 1024 * 1024

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.store.conftest import CRDS, unique
+from tests.store.conftest import CRDS
 from tests.support.kubeapi import Api, WatchLines, assert_status, widget, widgets
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 BOOKMARK_INTERVAL = 0.3

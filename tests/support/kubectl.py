@@ -10,6 +10,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,9 @@ def find(version: str) -> Path | None:
 
 @dataclass
 class Kubectl:
+    """A kubectl binary against one kubeconfig, with a cache and HOME of its own: the one
+    way tests run kubectl (the store's protocol tests, the controller's and access tests)."""
+
     binary: Path
     kubeconfig: Path
     cache_dir: Path
@@ -66,7 +70,7 @@ class Kubectl:
         return env
 
     def run(
-        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60
+        self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 90
     ) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             self.command(*args),
@@ -94,3 +98,26 @@ class Kubectl:
             text=True,
             env=self.env,
         )
+
+    def apply(self, manifest: str) -> None:
+        self.run("apply", "-f", "-", stdin=manifest)
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "-o", "json").stdout)
+
+    def workspace(self, namespace: str, name: str) -> dict[str, Any]:
+        return dict(self.json("-n", namespace, "get", "workspace", name))
+
+    def wait_ready(self, namespace: str, name: str, timeout: float = 60) -> dict[str, Any]:
+        """``kubectl wait --for=condition=Ready`` (which also requires the condition's
+        observedGeneration to be current), then the object."""
+        self.run(
+            "-n",
+            namespace,
+            "wait",
+            f"workspace/{name}",
+            "--for=condition=Ready",
+            f"--timeout={timeout:.0f}s",
+            timeout=timeout + 30,
+        )
+        return self.workspace(namespace, name)

@@ -30,13 +30,7 @@ import pytest
 
 from providers import agent, base
 from providers.podman import PodmanProvider, naming, service
-from tests.podman.conftest import (  # noqa: F401 - fixtures
-    data_dir,
-    podman,
-    podman_ready,
-    podman_service,
-    workspace_image,
-)
+from tests.support.podman import podman
 
 T = TypeVar("T")
 
@@ -326,9 +320,9 @@ class WorkspaceFactory:
 
 @pytest.fixture(scope="module")
 def workspaces(
-    podman_service: service.Service,  # noqa: F811
-    workspace_image: str,  # noqa: F811
-    data_dir: Path,  # noqa: F811
+    podman_service: service.Service,
+    workspace_image: str,
+    data_dir: Path,
     ssh_key: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[WorkspaceFactory]:

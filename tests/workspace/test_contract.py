@@ -14,7 +14,7 @@ import pytest
 
 from providers import agent, base
 from providers.podman import naming
-from tests.podman.conftest import podman
+from tests.support.podman import podman
 from tests.workspace.conftest import Workspace, WorkspaceFactory, run
 
 pytestmark = pytest.mark.podman

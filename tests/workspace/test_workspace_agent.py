@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from providers import base
-from tests.podman.conftest import podman
+from tests.support.podman import podman
 from tests.workspace.conftest import (
     GitServer,
     Workspace,
