@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.store.conftest import unique
 from tests.support.kubeapi import Api
+from tests.support.names import unique
 
 NESTED_ALL = "self.all(x, self.all(y, x == y))"
 
