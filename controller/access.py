@@ -53,6 +53,10 @@ class RBACNotServed(RuntimeError):
     """The API server does not serve ``rbac.authorization.k8s.io/v1``."""
 
 
+class NamespaceMissing(RuntimeError):
+    """The organization's namespace does not exist (yet: the Organization handler makes it)."""
+
+
 def _collection(kind: str, namespace: str) -> str:
     namespaced, plural = _PATHS[kind]
     return f"{_RBAC}/namespaces/{namespace}/{plural}" if namespaced else f"{_RBAC}/{plural}"
@@ -95,6 +99,8 @@ async def apply(ctx: Context, org: str, wanted: Iterable[dict[str, Any]]) -> int
                 if error.status == 404 and not key[1]:
                     # NB: a cluster-scoped collection is never missing where RBAC is served.
                     raise RBACNotServed(str(error)) from error
+                if error.status == 404:
+                    raise NamespaceMissing(key[1]) from error
                 if error.status != 409:
                     raise
                 current = await ctx.api.request("GET", _path(obj))
@@ -274,6 +280,10 @@ async def sync(ctx: Context, name: str) -> None:
         writes = await apply(ctx, name, wanted)
     except RBACNotServed:
         not_served = True
+    except NamespaceMissing:
+        # NB: soon there; look again shortly rather than report a failure.
+        asyncio.get_running_loop().call_later(0.5, ctx.access.touch, name)
+        return
     except kubeapi.ApiError as error:
         access_error = str(error)
         log.warning("access apply failed", name=name, error=access_error)

@@ -23,6 +23,7 @@ from tests.support.kubectl import PINNED, Kubectl
 from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
+from wws import manifests
 
 
 @dataclass
@@ -90,6 +91,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
 def controller(
     store: StoreProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerProcess]:
+    # NB: the shipped roles first, as wws up applies them. The controller runs with the
+    # admin's kubeconfig until deploy/ ships the controller's own ClusterRole (issue 9).
+    assert manifests.apply(store.kubeconfig, manifests.documents(manifests.SHIPPED)) == []
     running = ControllerProcess(store.kubeconfig, tmp_path_factory.mktemp("controller")).start()
     try:
         yield running
