@@ -13,12 +13,13 @@ import yaml
 from kubernetes import config, dynamic
 from kubernetes.client import exceptions
 
+import deploy
 from wws import logconfig
 
 log = logconfig.get(__name__)
 
-REPO = Path(__file__).resolve().parents[1]
-SHIPPED = (REPO / "deploy" / "access", REPO / "deploy" / "webui")
+#: Shipped with wws as package data, so an installed wheel applies them too.
+SHIPPED = (deploy.folder("access"), deploy.folder("webui"))
 
 
 def documents(folders: Iterable[Path]) -> list[dict[str, Any]]:

@@ -83,7 +83,9 @@ def test_the_installed_packages_are_the_wheels(installed: tuple[Path, dict[str, 
         "import json, api, crds, images, statestore, wws\n"
         "from images.build import recipe\n"
         "from providers.podman import service\n"
+        "from wws import manifests\n"
         "print(json.dumps({'wws': wws.__file__, 'crds': str(crds.folder()),"
+        " 'manifests': len(manifests.documents(manifests.SHIPPED)),"
         " 'recipe': str(recipe.RECIPE_DIR), 'conf': str(service.CONTAINERS_CONF),"
         " 'hash': recipe.recipe_hash()}))"
     )
@@ -98,6 +100,10 @@ def test_the_installed_packages_are_the_wheels(installed: tuple[Path, dict[str, 
         Path(where["conf"]).read_text()
         == (REPO / "providers" / "podman" / "containers.conf").read_text()
     )
+    # The roles, policies and rights that wws up applies are there (none is skipped).
+    from wws import manifests
+
+    assert where["manifests"] == len(manifests.documents(manifests.SHIPPED)) > 0
     # The recipe (agent, scripts, executable bits) arrived whole: the same image is built.
     from images.build import recipe
 
