@@ -110,6 +110,26 @@ def test_the_installed_packages_are_the_wheels(installed: tuple[Path, dict[str, 
     assert where["hash"] == recipe.recipe_hash()
 
 
+#: The folders of the Python distribution: every file git tracks in them ships in the wheel.
+PACKAGES = ("api", "statestore", "controller", "reconcilers", "providers", "webui", "wws",
+            "devgithub", "images", "crds", "deploy")  # fmt: skip
+
+
+def test_every_file_of_the_packages_is_in_the_wheel(
+    installed: tuple[Path, dict[str, str]],
+) -> None:
+    """Templates, static files, recipes, manifests: whatever the code reads at run time is
+    installed (a new kind of file that the package-data globs miss fails here)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("not a git checkout: the tracked files are not known")
+    venv, env = installed
+    site = Path(run(venv / "bin" / "python", "-c", "import wws; print(wws.__file__)",
+                    cwd=venv, env=env).strip()).parents[1]  # fmt: skip
+    tracked = run("git", "ls-files", "--", *PACKAGES, cwd=REPO).split()
+    missing = [rel for rel in tracked if not (site / rel).is_file() and (REPO / rel).is_file()]
+    assert tracked and missing == []
+
+
 def test_crds_generate_check_passes_from_the_wheel(installed: tuple[Path, dict[str, str]]) -> None:
     venv, env = installed
     result = subprocess.run(
