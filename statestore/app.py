@@ -19,9 +19,12 @@ import yaml
 
 from statestore import (
     access,
+    decoding,
     discovery,
+    listing,
     objects,
     openapi,
+    options,
     protobuf,
     requestinfo,
     resources,
@@ -89,7 +92,8 @@ class Query:
         return self._values.get(name, default)
 
     def flag(self, name: str) -> bool:
-        return self._values.get(name, "").lower() in ("true", "1")
+        """A boolean parameter; a value that is not a boolean is a 400 (as in kube)."""
+        return options.flag(name, self._values.get(name))
 
 
 def _dumps(obj: Any) -> bytes:
@@ -362,6 +366,8 @@ class ApiServer:
         body = await self._read_body(receive, headers)
         content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
         content_type = content_type.split(";")[0].strip().lower()
+        if body.strip():
+            options.check_body_type(content_type, patch=method == "PATCH")
         if content_type == PROTOBUF and body:
             # client-go's typed clients (``kubectl create namespace|secret|configmap``) send
             # built-in kinds as Protobuf; the store decodes those few kinds into JSON.
@@ -376,7 +382,7 @@ class ApiServer:
         dry_run = query.get("dryRun") == "All"
         if query.get("dryRun") not in (None, "All"):
             raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')
-        strict = (query.get("fieldValidation") or "").lower() == "strict"
+        strict = options.field_validation(query.get("fieldValidation")) == "Strict"
         store = self.store
         info = target.info
         if info.extra.get("review"):
@@ -397,7 +403,7 @@ class ApiServer:
                 info,
                 target.version,
                 target.namespace,
-                self._parse(body, content_type),
+                self._parse(body, content_type, strict=strict),
                 dry_run=dry_run,
                 strict=strict,
             )
@@ -408,7 +414,7 @@ class ApiServer:
                 target.version,
                 target.namespace,
                 target.name,
-                self._parse(body, content_type),
+                self._parse(body, content_type, strict=strict),
                 subresource=target.subresource,
                 dry_run=dry_run,
                 strict=strict,
@@ -435,21 +441,25 @@ class ApiServer:
             )
             await self._respond_object(send, 200, result.data, target, result.warnings, table)
         elif method == "DELETE" and target.name is not None and target.subresource is None:
-            options = self._parse(body, content_type) if body.strip() else {}
-            if not isinstance(options, dict):
+            delete_options = self._parse(body, content_type) if body.strip() else {}
+            if not isinstance(delete_options, dict):
                 raise bad_request("DeleteOptions must be a JSON object")
-            if not isinstance(options.get("preconditions") or {}, dict):
+            if not isinstance(delete_options.get("preconditions") or {}, dict):
                 raise bad_request("DeleteOptions.preconditions must be a JSON object")
-            dry_run = dry_run or options.get("dryRun") == ["All"]
+            dry_run = dry_run or delete_options.get("dryRun") == ["All"]
+            policy = options.propagation_policy(
+                delete_options, query.get("propagationPolicy")
+            ) or options.legacy_orphan(delete_options)
             result = await store.delete(
                 info,
                 target.namespace,
                 target.name,
-                preconditions=options.get("preconditions"),
+                preconditions=delete_options.get("preconditions"),
                 dry_run=dry_run,
+                propagation=policy,
             )
             await self._respond_object(send, 200, result.data, target, result.warnings, table)
-        elif method == "DELETE" and target.name is None:
+        elif method == "DELETE" and target.name is None and "deletecollection" in info.verbs:
             matcher = self._matcher(target, query)
             results = await store.delete_collection(
                 info, target.namespace, matcher, dry_run=dry_run
@@ -492,7 +502,7 @@ class ApiServer:
                 return b"".join(chunks)
 
     @staticmethod
-    def _parse(body: bytes, content_type: str) -> Any:
+    def _parse(body: bytes, content_type: str, *, strict: bool = False) -> Any:
         if not body.strip():
             raise bad_request("the request body is empty")
         if "yaml" in content_type:
@@ -512,11 +522,16 @@ class ApiServer:
                 value = orjson.loads(body)
             except orjson.JSONDecodeError as error:
                 raise bad_request(f"the request body is not valid JSON: {error}") from error
-        if objects.too_deep(value):
-            raise bad_request(
-                f"the request body nests objects and arrays more than {objects.MAX_DEPTH} "
-                "levels deep"
-            )
+        problem = decoding.body_problem(value)
+        if problem is not None:
+            raise bad_request(f"the request body cannot be stored: {problem}")
+        if strict:
+            duplicates = decoding.duplicate_fields(body, content_type)
+            if duplicates:
+                raise bad_request(
+                    "strict decoding error: " + ", ".join(duplicates),
+                    causes=[Cause("", d, "FieldValueDuplicate") for d in duplicates],
+                )
         return value
 
     # ---------------------------------------------------------------- routing
@@ -642,13 +657,19 @@ class ApiServer:
         fields = selectors.parse_field_selector(query.get("fieldSelector"), allowed=allowed)
         return selectors.compile_matcher(labels, fields)
 
-    def _list_body(self, target: Target, revision: int, items: list[bytes]) -> bytes:
+    def _list_body(
+        self,
+        target: Target,
+        revision: int,
+        items: list[bytes],
+        more: dict[str, Any] | None = None,
+    ) -> bytes:
         info = target.info
         head = _dumps(
             {
                 "kind": info.list_kind,
                 "apiVersion": info.api_version(target.version),
-                "metadata": {"resourceVersion": str(revision)},
+                "metadata": {"resourceVersion": str(revision), **(more or {})},
             }
         )
         rendered = [self._render(item, target) for item in items]
@@ -657,16 +678,22 @@ class ApiServer:
 
     async def _list(self, send: Send, target: Target, query: Query, table: bool) -> None:
         matcher = self._matcher(target, query)
-        await self.store.settled()
-        revision, entries = self.store.list_entries(target.info, target.namespace, matcher)
+        list_options = options.list_options(query.get)
+        page = await listing.page(self.store, target.info, target.namespace, list_options, matcher)
+        more: dict[str, Any] = {}
+        if page.continue_token:
+            more["continue"] = page.continue_token
+        if page.remaining is not None:
+            more["remainingItemCount"] = page.remaining
         if table:
-            objects = [orjson.loads(self._render(e.data, target)) for e in entries]
+            objects = [orjson.loads(self._render(data, target)) for data in page.items]
             document = tables.build_table(
-                target.info, target.version, objects, resource_version=str(revision)
+                target.info, target.version, objects, resource_version=str(page.revision)
             )
+            document["metadata"].update(more)
             await self._send_json(send, 200, document)
             return
-        await self._send(send, 200, self._list_body(target, revision, [e.data for e in entries]))
+        await self._send(send, 200, self._list_body(target, page.revision, page.items, more))
 
     # ---------------------------------------------------------------- watch
 

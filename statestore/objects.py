@@ -77,8 +77,14 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+#: A generated name is the prefix cut to 58 characters and 5 random ones (kube's
+#: ``names.SimpleNameGenerator``), so that it fits a 63-character label.
+_GENERATED_PREFIX_MAX = 58
+
+
 def generated_name(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
+    base = prefix[:_GENERATED_PREFIX_MAX]
+    return base + "".join(secrets.choice(_SUFFIX_ALPHABET) for _ in range(5))
 
 
 def check_name(name: Any, *, label: bool, field: str = "metadata.name") -> list[Cause]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 CRD_GROUP = "apiextensions.k8s.io"
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,7 @@ class ResourceInfo:
     short_names: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     builtin: bool = False
-    verbs: tuple[str, ...] = (
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    )
+    verbs: tuple[str, ...] = ALL_VERBS
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     @property
@@ -89,6 +81,7 @@ def _builtin(
     short_names: tuple[str, ...] = (),
     schema: dict[str, Any] | None = None,
     status: bool = False,
+    verbs: tuple[str, ...] | None = None,
 ) -> ResourceInfo:
     return ResourceInfo(
         group=group,
@@ -99,6 +92,7 @@ def _builtin(
         versions=(VersionInfo(name=version, schema=schema, status_subresource=status),),
         short_names=short_names,
         builtin=True,
+        verbs=verbs if verbs is not None else ALL_VERBS,
     )
 
 
@@ -111,6 +105,8 @@ NAMESPACES = _builtin(
     namespaced=False,
     short_names=("ns",),
     status=True,
+    # As in kube: a namespace is deleted one at a time, never as a collection.
+    verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
 )
 EVENTS = _builtin("", "v1", "events", "event", "Event", namespaced=True, short_names=("ev",))
 SECRETS = _builtin("", "v1", "secrets", "secret", "Secret", namespaced=True)

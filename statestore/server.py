@@ -76,11 +76,13 @@ async def apply_crds(store: Store, crds: list[dict[str, Any]]) -> None:
             if current is None:
                 await store.create(info, "v1", None, crd)
                 log.info("store.crd_applied", name=name, action="created")
-            elif current.obj.get("spec") != crd.get("spec"):
+            else:
                 body = dict(current.obj)
                 body["spec"] = crd["spec"]
-                await store.update(info, "v1", None, name, body)
-                log.info("store.crd_applied", name=name, action="updated")
+                # The store compares after defaulting: an unchanged CRD is not written again.
+                result = await store.update(info, "v1", None, name, body)
+                if result.obj is not current.obj:
+                    log.info("store.crd_applied", name=name, action="updated")
         except StatusError as error:
             raise SystemExit(f"wws store serve: CRD {name} is invalid: {error}") from error
 

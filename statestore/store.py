@@ -29,6 +29,7 @@ from statestore import (
     cascades,
     encryption,
     errors,
+    garbage,
     limits,
     objects,
     patching,
@@ -44,6 +45,8 @@ from wws import logconfig
 log = logconfig.get(__name__)
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public")
+#: How many names a create with generateName draws before it gives up with 409.
+GENERATE_NAME_ATTEMPTS = 8
 
 
 @dataclass(slots=True)
@@ -146,6 +149,7 @@ class Store:
         #: Admission: (operation, info, namespace, name, object, old object) → warnings;
         #: raises StatusError to refuse. Runs just before a write commits, never awaited.
         self.admission: Admission | None = None
+        self.garbage = garbage.Collector(self)
 
     # ---------------------------------------------------------------- start and stop
 
@@ -157,6 +161,7 @@ class Store:
             obj = orjson.loads(record.value)
             group, plural, _ = record.key.split("/", 2)
             self.bucket(group, plural)[record.key] = Entry(record.rv, record.value, obj)
+            self.garbage.index(record.key, obj, None)
             strategies.for_group_resource(group, plural).observe(
                 obj, deleted=False, registry=self.registry
             )
@@ -166,6 +171,7 @@ class Store:
                     resources.NAMESPACES, "v1", None, {"metadata": {"name": namespace}}
                 )
         self.cascades.resume()
+        self.garbage.resume()
         log.info(
             "store.started",
             revision=self.revision,
@@ -322,6 +328,7 @@ class Store:
                 callback()
         if event.type == DELETED:
             self.cascades.after_delete(event)
+        self.garbage.observe(event)
 
     def _admit(
         self,
@@ -338,6 +345,15 @@ class Store:
 
     def has_objects(self, group: str, plural: str) -> bool:
         return bool(self._objects.get((group, plural)))
+
+    def buckets(self) -> list[dict[str, Entry]]:
+        """Every resource's live objects (for sweeps at start)."""
+        return list(self._objects.values())
+
+    def held(self, info: ResourceInfo, obj: dict[str, Any]) -> bool:
+        """Whether an object whose finalizers are all gone still waits (a namespace's
+        spec.finalizers)."""
+        return strategies.for_resource(info).held(obj)
 
     # ---------------------------------------------------------------- namespaces
 
@@ -379,6 +395,12 @@ class Store:
         if not isinstance(body, dict):
             raise errors.bad_request("the request body must be a JSON or YAML object")
         strategy = strategies.for_resource(info)
+        given_metadata = body.get("metadata")
+        if isinstance(given_metadata, dict) and given_metadata.get("resourceVersion"):
+            raise errors.bad_request(
+                "resourceVersion should not be set on objects to be created",
+                causes=[Cause("metadata.resourceVersion", "Forbidden", "FieldValueForbidden")],
+            )
         obj = copy.deepcopy(body)
         validation.check_identity(info, version, obj)
         namespace, name = validation.prepare_create(info, namespace, obj, strategy)
@@ -389,7 +411,18 @@ class Store:
         if late:
             raise errors.invalid(kind=info.kind, name=name, group=info.group, causes=late)
         key = info.key(namespace, name)
-        if self.bucket(info.group, info.plural).get(key) is not None:
+        bucket = self.bucket(info.group, info.plural)
+        generate = str(obj["metadata"].get("generateName") or "")
+        generated = generate and not (
+            isinstance(given_metadata, dict) and given_metadata.get("name")
+        )
+        for _ in range(GENERATE_NAME_ATTEMPTS):
+            if bucket.get(key) is None or not generated:
+                break
+            # A generated name that is taken is drawn again, as kube-apiserver does.
+            name = obj["metadata"]["name"] = objects.generated_name(generate)
+            key = info.key(namespace, name)
+        if bucket.get(key) is not None:
             raise errors.already_exists(group=info.group, plural=info.plural, name=name)
         metadata = obj["metadata"]
         metadata["uid"] = objects.new_uid()
@@ -559,7 +592,10 @@ class Store:
         *,
         preconditions: Mapping[str, Any] | None = None,
         dry_run: bool = False,
+        propagation: str | None = None,
     ) -> WriteResult:
+        """DELETE; ``propagation`` is the DeleteOptions' policy for dependents (``None``:
+        Background), see :mod:`statestore.garbage`."""
         current = self.get(info, namespace, name)
         old = current.obj
         preconditions = preconditions or {}
@@ -583,9 +619,15 @@ class Store:
                 f"{current.rv}",
             )
         strategy = strategies.for_resource(info)
+        refusal = strategy.validate_delete(old)
+        if refusal is not None:
+            raise refusal
         warnings = self._admit("DELETE", info, namespace, name, None, old)
         key = info.key(namespace, name)
-        finalizers = old["metadata"].get("finalizers") or []
+        finalizers = list(old["metadata"].get("finalizers") or [])
+        policy_finalizer = garbage.finalizer_for(propagation)
+        if policy_finalizer is not None and policy_finalizer not in finalizers:
+            finalizers.append(policy_finalizer)
         cascade = strategy.cascades(old, context=self)
         if not finalizers and not cascade:
             gone = copy.deepcopy(old)
@@ -598,6 +640,8 @@ class Store:
         new = copy.deepcopy(old)
         new["metadata"]["deletionTimestamp"] = objects.now()
         new["metadata"]["deletionGracePeriodSeconds"] = 0
+        if finalizers:
+            new["metadata"]["finalizers"] = finalizers
         if strategy.tracks_generation:
             new["metadata"]["generation"] = int(old["metadata"].get("generation", 1)) + 1
         strategy.begin_deletion(new)

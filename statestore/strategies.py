@@ -17,7 +17,7 @@ from typing import Any, Final, Protocol
 
 from statestore import celcost, objects, resources, schema
 from statestore.admission import compiled as admission_compiled
-from statestore.errors import Cause
+from statestore.errors import Cause, StatusError
 from statestore.rbac import validation as rbac_validation
 from statestore.resources import ResourceInfo, VersionInfo
 from wws import logconfig
@@ -25,6 +25,7 @@ from wws import logconfig
 log = logconfig.get(__name__)
 
 NAMESPACE_FINALIZER: Final = "kubernetes"
+IMMORTAL_NAMESPACES: Final = frozenset({"default", "kube-system", "kube-public"})
 CRD_FINALIZER: Final = "customresourcecleanup.apiextensions.k8s.io"
 
 
@@ -102,6 +103,10 @@ class Strategy:
         """Whether an object being deleted waits for something besides metadata.finalizers."""
         return False
 
+    def validate_delete(self, obj: dict[str, Any]) -> StatusError | None:
+        """Why ``obj`` may not be deleted at all, if it may not."""
+        return None
+
     def cascades(self, obj: dict[str, Any], *, context: Context) -> bool:
         """Whether deleting ``obj`` starts a server-side cascade (and so is not immediate)."""
         return False
@@ -155,6 +160,19 @@ class NamespaceStrategy(BuiltinStrategy):
     def held(self, obj: dict[str, Any]) -> bool:
         return NAMESPACE_FINALIZER in (obj.get("spec", {}).get("finalizers") or [])
 
+    def validate_delete(self, obj: dict[str, Any]) -> StatusError | None:
+        """The namespaces the system lives in stay (kube's NamespaceLifecycle admission)."""
+        name = obj["metadata"]["name"]
+        if name in IMMORTAL_NAMESPACES:
+            return StatusError(
+                403,
+                "Forbidden",
+                f'namespaces "{name}" is forbidden: this namespace may not be deleted',
+                name=name,
+                kind="namespaces",
+            )
+        return None
+
     def cascades(self, obj: dict[str, Any], *, context: Context) -> bool:
         return True
 
@@ -196,6 +214,13 @@ class CRDStrategy(BuiltinStrategy):
             return []
         obj["status"] = objects.crd_status(obj)
         if old is not None:
+            # A condition that keeps its status keeps its lastTransitionTime, so an update that
+            # changes nothing (a restart re-applying --crds) stores nothing and tells no one.
+            before = {c.get("type"): c for c in (old.get("status") or {}).get("conditions") or ()}
+            for condition in obj["status"]["conditions"]:
+                previous = before.get(condition["type"])
+                if previous is not None and previous.get("status") == condition["status"]:
+                    condition["lastTransitionTime"] = previous.get("lastTransitionTime")
             return []
         name = obj["metadata"]["name"]
         if name != f"{obj['spec']['names']['plural']}.{obj['spec']['group']}":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from statestore import cel, errors, objects, schema, strategies
+from statestore import cel, decoding, errors, objects, schema, strategies, typed
 from statestore.errors import Cause
 from statestore.resources import ResourceInfo
 
@@ -40,30 +40,33 @@ def validate_body(
     context: strategies.Context,
 ) -> tuple[dict[str, Any], list[str]]:
     """Schema pruning, defaulting and validation; returns the object and warnings."""
-    if objects.too_deep(obj):  # a JSON patch can deepen an object beyond what a body may
-        raise errors.bad_request(
-            f"the object would nest objects and arrays more than {objects.MAX_DEPTH} levels deep"
-        )
+    # A patch can deepen an object, or bring a number, beyond what a body may hold.
+    problem = decoding.body_problem(obj)
+    if problem is not None:
+        raise errors.bad_request(f"the object cannot be stored: {problem}")
     name = obj.get("metadata", {}).get("name", "")
     causes = objects.check_metadata(obj.get("metadata", {}))
     version_info = info.version(version)
     warnings: list[str] = []
+    unknown: list[str] = []
     if version_info is not None and version_info.schema is not None:
         with cel.request_budget():  # CEL rules of one request share one run-time budget
             result = schema.process(obj, version_info.schema)
-        if result.unknown_fields:
-            if strict:
-                raise errors.bad_request(
-                    "strict decoding error: "
-                    + ", ".join(f'unknown field "{path}"' for path in result.unknown_fields),
-                    causes=[
-                        Cause(path, "unknown field", "FieldValueInvalid")
-                        for path in result.unknown_fields
-                    ],
-                )
-            warnings.extend(f'unknown field "{path}"' for path in result.unknown_fields)
-        obj = result.obj
+        obj, unknown = result.obj, result.unknown_fields
         causes.extend(result.causes)
+    else:
+        decoded = typed.check(info, version, obj)
+        if decoded is not None:
+            if decoded.causes:
+                raise typed.decode_error(info, version, decoded.causes)
+            obj, unknown = decoded.obj, decoded.unknown_fields
+    if unknown:
+        if strict:
+            raise errors.bad_request(
+                "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in unknown),
+                causes=[Cause(p, "unknown field", "FieldValueInvalid") for p in unknown],
+            )
+        warnings.extend(f'unknown field "{p}"' for p in unknown)
     obj, more = strategies.for_resource(info).validate(obj, context=context)
     causes.extend(more)
     if causes:
