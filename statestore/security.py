@@ -11,12 +11,16 @@ import yaml
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a file that only the owner may read, never briefly world-readable."""
+    """Write a file that only the owner may read, never briefly world-readable, and never
+    seen half-written (a client reading the kubeconfig while the store starts): written
+    beside it, then renamed over it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    partial = path.with_name(f".{path.name}.partial")
+    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
-    os.chmod(path, 0o600)
+    os.chmod(partial, 0o600)
+    os.replace(partial, path)
 
 
 def load_or_create_token(data_dir: Path) -> str:
