@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from kubernetes import client, config
 
-from tests.store.conftest import CRDS, unique
+from tests.store.conftest import CRDS
 from tests.support import kubectl as kubectl_support
 from tests.support.kubeapi import Api, assert_status, widget, widgets
 from tests.support.kubectl import Kubectl
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 WINDOW = 30

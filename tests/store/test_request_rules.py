@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.store.conftest import CRDS, unique
+from tests.store.conftest import CRDS
 from tests.support.kubeapi import Api, assert_status, widget, widgets
+from tests.support.names import unique
 from tests.support.storeproc import StoreProcess
 
 
