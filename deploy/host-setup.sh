@@ -3,6 +3,11 @@
 # `make test` work on a fresh Debian 12 machine. Safe to run again.
 set -euo pipefail
 wanted=(podman runc uidmap slirp4netns fuse-overlayfs debootstrap sqlite3 openssh-client git)
+# The kvm provider: libvirt + QEMU (software emulation works without /dev/kvm), qemu-img,
+# mkfs.ext4 for the VM disks, dnsmasq for the organizations' networks, iptables for their
+# isolation; libvirt-python (PyPI) compiles against libvirt-dev.
+wanted+=(libvirt-daemon-system qemu-system-x86 qemu-utils e2fsprogs dnsmasq-base iptables)
+wanted+=(libvirt-dev pkg-config gcc python3-dev)
 missing=()
 for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -200,6 +200,7 @@ class Observed:
     exit_code: int | None = None
     home_exists: bool = False
     runtime_id: str = ""  # container or domain id, for logs and events
+    accelerator: str = ""  # VMs: "kvm" (hardware) or "qemu" (software emulation)
 
     def host_port(self, name: str) -> int | None:
         """The host port that the port called ``name`` is published on, if any."""

@@ -154,7 +154,11 @@ def status_after(
         stop_reason = None
     runtime = old.runtime
     if observed is not None:
-        runtime = Runtime(provider=workspace.spec.provider.value, id=observed.runtime_id or None)
+        runtime = Runtime(
+            provider=workspace.spec.provider.value,
+            id=observed.runtime_id or None,
+            accelerator=observed.accelerator or None,
+        )
     acted = failure is None
     return WorkspaceStatus(
         phase=phase,

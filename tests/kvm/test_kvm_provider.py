@@ -1,0 +1,173 @@
+"""The kvm provider without booting a workspace: the VM layer, the domain XML, the
+acceleration decision, failures with a way out, and libvirtd going away and back.
+(The VM boots are in test_vm_slow.py.)"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+import subprocess
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from providers import base
+from providers.libvirt import LibvirtProvider, acceleration, bootfiles, daemon, domain, naming
+from tests.kvm.conftest import run
+
+pytestmark = pytest.mark.kvm
+
+
+def _ref() -> base.WorkspaceRef:
+    org = f"t{uuid.uuid4().hex[:8]}"
+    return base.WorkspaceRef(namespace=org, name="ws", uid=str(uuid.uuid4()), organization=org)
+
+
+def test_initramfs_holds_busybox_the_modules_in_order_and_the_guest_init(kvm_dir: Path) -> None:
+    boot = bootfiles.ensure_boot_files(naming.Layout(kvm_dir / "kvm").cache)
+    data = gzip.decompress(boot.initrd.read_bytes())
+    names = []
+    offset = 0
+    while True:  # walk the newc archive
+        assert data[offset : offset + 6] == b"070701"
+        namesize = int(data[offset + 94 : offset + 102], 16)
+        filesize = int(data[offset + 54 : offset + 62], 16)
+        name = data[offset + 110 : offset + 110 + namesize - 1].decode()
+        if name == "TRAILER!!!":
+            break
+        names.append(name)
+        offset += 110 + namesize
+        offset += -offset % 4
+        if name == "etc/wws-modules":
+            order = data[offset : offset + filesize].decode().split()
+        offset += filesize + (-filesize % 4)
+    assert {"init", "bin/busybox", "vm_init.py", "dev/console"} <= set(names)
+    # dependencies load first
+    assert order.index("virtio") < order.index("virtio_pci") < order.index("virtio_blk")
+    assert order.index("fuse") < order.index("virtiofs")
+    assert boot.kernel.is_file() and boot.release in boot.kernel.name
+
+
+def test_domain_xml_names_disks_shares_ports_and_metadata(tmp_path: Path) -> None:
+    ref = _ref()
+    ports = (base.PublishedPort("ssh", 22, "127.0.0.1", 42022),)
+    meta = domain.Meta(
+        namespace=ref.namespace, name=ref.name, uid=ref.uid, organization=ref.organization,
+        config_hash="abc", image="img", image_digest="d1", ports=ports, acceleration="qemu",
+    )  # fmt: skip
+    layout = naming.Layout(tmp_path)
+    xml = domain.domain_xml(
+        domain.DomainSpec(
+            ref=ref, meta=meta, domain_type="qemu", kernel=tmp_path / "k", initrd=tmp_path / "i",
+            root_disk=layout.root_disk(ref.uid), home_disk=layout.home_disk(ref.uid),
+            config_dir=layout.config_dir(ref.uid), status_dir=layout.status_dir(ref.uid),
+            console_log=layout.console_log(ref.uid), network="wws-org-x", vcpus=3,
+            memory_bytes=3 * 1024**3, env={"A": "b"},
+        )
+    )  # fmt: skip
+    root = ET.fromstring(xml)
+    assert root.get("type") == "qemu"
+    assert root.findtext("name") == f"wws-{ref.uid}"
+    assert root.findtext("vcpu") == "3"
+    assert [t.get("dir") for t in root.iter("target") if t.get("dir")] == [
+        "wws-config",
+        "wws-status",
+    ]
+    assert "hostfwd=tcp:127.0.0.1:42022-:22" in xml
+    assert domain.meta_of_xml(xml) == meta
+    assert domain.vcpus_for(0.5, 2) == 1 and domain.vcpus_for(8, 2) == 2
+
+
+def test_environment_too_large_for_the_kernel_command_line_is_refused() -> None:
+    with pytest.raises(base.ProviderError, match="too large"):
+        domain.env_argument({"X": "y" * 2000})
+
+
+def test_acceleration_is_decided_once_per_host_and_remembered(
+    kvm_dir: Path, tmp_path: Path
+) -> None:
+    boot = bootfiles.ensure_boot_files(naming.Layout(kvm_dir / "kvm").cache)
+    state = tmp_path / "acceleration.json"
+    first = acceleration.decide(state, boot)
+    assert first.domain_type in ("kvm", "qemu") and first.reason
+    assert first.probe_seconds <= acceleration.PROBE_TIMEOUT + 5
+    started = time.monotonic()
+    again = acceleration.decide(state, boot)
+    assert again == first and time.monotonic() - started < 1  # remembered, not probed
+    assert acceleration.decide(state, boot, forced="qemu").domain_type == "qemu"
+
+
+def test_missing_image_says_how_to_fix_it(libvirt_ready: None, tmp_path: Path) -> None:
+    provider = LibvirtProvider(data_dir=tmp_path, start_daemon=False)
+    run(provider.open())
+    try:
+        desired = base.DesiredWorkspace(ref=_ref(), image="localhost/wws/does-not-exist:1")
+        with pytest.raises(base.ImageNotFound, match="wws image build"):
+            run(provider.ensure(desired))
+    finally:
+        run(provider.delete(desired.ref))
+        run(provider.close())
+
+
+def test_missing_kernel_says_how_to_fix_it(
+    libvirt_ready: None, workspace_image: str, tmp_path: Path
+) -> None:
+    provider = LibvirtProvider(
+        data_dir=tmp_path, start_daemon=False, kernel_package="linux-image-0.0.0-wws-none-amd64"
+    )
+    run(provider.open())
+    desired = base.DesiredWorkspace(ref=_ref(), image=workspace_image)
+    try:
+        with pytest.raises(bootfiles.KernelNotFound, match="apt-get") as caught:
+            run(provider.ensure(desired))
+        assert caught.value.reason == "KernelNotFound"
+    finally:
+        run(provider.delete(desired.ref))
+        run(provider.close())
+
+
+def _libvirtd_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True, text=True)
+    return int(found.stdout.split()[0]) if found.returncode == 0 else None
+
+
+def test_libvirtd_stopped_is_provider_unavailable_then_recovers(
+    libvirt_ready: None, tmp_path: Path
+) -> None:
+    provider = LibvirtProvider(data_dir=tmp_path, start_daemon=False)
+    run(provider.open())
+    ref = _ref()
+    try:
+        assert run(provider.observe(ref)).state is base.State.ABSENT
+        pid = _libvirtd_pid()
+        assert pid is not None
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _libvirtd_pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with pytest.raises(base.ProviderUnavailable, match="libvirt"):
+            run(provider.observe(ref))
+        with pytest.raises(base.ProviderUnavailable):
+            run(provider.list_managed())
+    finally:
+        daemon.ensure_daemon(daemon.DEFAULT_URI)  # back, as an operator would
+    assert run(provider.observe(ref)).state is base.State.ABSENT  # the same provider recovers
+    run(provider.close())
+
+
+def test_open_starts_libvirtd_when_none_answers(libvirt_ready: None, tmp_path: Path) -> None:
+    pid = _libvirtd_pid()
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while _libvirtd_pid() is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+    provider = LibvirtProvider(data_dir=tmp_path)
+    run(provider.open())
+    assert _libvirtd_pid() is not None
+    assert run(provider.list_managed()) is not None
+    run(provider.close())
