@@ -24,3 +24,9 @@ if ((${#missing[@]})); then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# udev's rule for /dev/kvm (group kvm, 0660), for hosts without udev (containers, CI): with
+# /dev/kvm root-only, libvirt finds its cached QEMU capabilities stale on every call and
+# probes QEMU again, which takes a minute where nested KVM hangs.
+if [[ -c /dev/kvm && $(id -u) -eq 0 ]] && getent group kvm >/dev/null; then
+    chgrp kvm /dev/kvm && chmod 0660 /dev/kvm
+fi
