@@ -34,9 +34,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from images.build import image as imagebuild
 from providers import agent, base
 from providers.libvirt import LibvirtProvider, bootfiles, disks, naming
-from wws import imagebuild
+from providers.podman.folders import AgentFolders
 
 TARGETS = {"ratio": 1.3, "disk_build_seconds": 60.0}
 SSH_TIMEOUT = 600.0
@@ -116,9 +117,10 @@ def raw_boot(
     folder = work / f"raw-{uid}"
     (folder / "config").mkdir(parents=True)
     (folder / "status").mkdir()
-    from providers import agentfiles
-
-    agentfiles.sync_config(folder / "config", _config(uid, key))
+    AgentFolders(work / "rawfolders").sync_config(uid, _config(uid, key))
+    shutil.copytree(
+        work / "rawfolders" / "workspaces" / uid / "config", folder / "config", dirs_exist_ok=True
+    )
     disks.make_root_overlay(folder / "root.qcow2", base_disk)
     disks.ensure_home(folder / "home.img", 10 * 1024**3)
     started = time.monotonic()
@@ -129,8 +131,9 @@ def raw_boot(
                 [
                     "/usr/lib/qemu/virtiofsd",
                     f"--socket-path={folder / tag}.sock",
-                    "-o", f"source={folder / tag},cache=none,no_xattr",
-                ],  # fmt: skip
+                    "-o",
+                    f"source={folder / tag},cache=none,no_xattr",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -218,12 +221,22 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 fsd_kib = sum(_rss_kib(p) for p in fsd)
                 used = subprocess.run(
                     [
-                        "ssh", "-F", "/dev/null", "-i", str(key), "-p",
-                        str(observed.host_port("ssh")), "-o", "StrictHostKeyChecking=no",
-                        "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                        "ssh",
+                        "-F",
+                        "/dev/null",
+                        "-i",
+                        str(key),
+                        "-p",
+                        str(observed.host_port("ssh")),
+                        "-o",
+                        "StrictHostKeyChecking=no",
+                        "-o",
+                        "UserKnownHostsFile=/dev/null",
+                        "-o",
+                        "LogLevel=ERROR",
                         "alice@127.0.0.1",
                         "awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print t-a}' /proc/meminfo",
-                    ],  # fmt: skip
+                    ],
                     capture_output=True,
                     text=True,
                     timeout=60,

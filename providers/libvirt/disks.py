@@ -146,7 +146,31 @@ def make_root_overlay(target: Path, base_disk: Path) -> None:
     os.replace(partial, target)
 
 
-def ensure_home(path: Path, size_bytes: int, *, in_use: bool = False) -> bool:
+#: Extended attributes of a home disk file: its Workspace, for the orphan sweep.
+_XATTR = "user.wws."
+
+
+def write_labels(path: Path, ref: base.WorkspaceRef) -> None:
+    for key, value in (
+        ("namespace", ref.namespace),
+        ("name", ref.name),
+        ("organization", ref.organization),
+    ):
+        with contextlib.suppress(OSError):  # a file system without user xattrs
+            os.setxattr(path, _XATTR + key, value.encode())
+
+
+def read_labels(path: Path) -> dict[str, str]:
+    labels = {}
+    for key in ("namespace", "name", "organization"):
+        with contextlib.suppress(OSError):
+            labels[key] = os.getxattr(path, _XATTR + key).decode()
+    return labels
+
+
+def ensure_home(
+    path: Path, size_bytes: int, *, ref: base.WorkspaceRef | None = None, in_use: bool = False
+) -> bool:
     """Make the home disk when missing (True). When ``size_bytes`` grew and the disk is not
     in use, grow the file and its file system (``resize2fs`` on the host). Never shrinks,
     never reformats."""
@@ -179,6 +203,8 @@ def ensure_home(path: Path, size_bytes: int, *, in_use: bool = False) -> bool:
             ],
             what="mkfs.ext4 (home)",
         )
+        if ref is not None:
+            write_labels(partial, ref)
         os.replace(partial, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

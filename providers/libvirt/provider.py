@@ -39,6 +39,7 @@ import prometheus_client
 from providers import agentfiles, base
 from providers.libvirt import acceleration as accel
 from providers.libvirt import bootfiles, daemon, disks, domain, naming, network
+from providers.podman.folders import AgentFolders
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -93,6 +94,8 @@ class LibvirtProvider(base.Provider):
         acceleration: str = "",
     ) -> None:
         self.layout = naming.Layout(data_dir.resolve() / "kvm")
+        #: The agents' folders: the same layout as Podman's, under ``<data-dir>/kvm``.
+        self.folders = AgentFolders(self.layout.root)
         self.uri = uri
         self.start_daemon = start_daemon
         self.publish_ip = publish_ip
@@ -156,8 +159,10 @@ class LibvirtProvider(base.Provider):
     async def list_managed(self) -> list[base.ManagedObject]:
         return await asyncio.to_thread(self._list_managed)
 
-    async def remove_orphans(self, known_uids: Collection[str]) -> list[base.ManagedObject]:
-        return await asyncio.to_thread(self._remove_orphans, frozenset(known_uids))
+    async def list_leftovers(
+        self, managed: Collection[base.ManagedObject]
+    ) -> list[base.ManagedObject]:
+        return await asyncio.to_thread(self._list_leftovers, list(managed))
 
     async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
         path = self.layout.status_dir(ref.uid) / base.AGENT_REPORT_FILE
@@ -249,12 +254,12 @@ class LibvirtProvider(base.Provider):
         bound = log.bind(namespace=ref.namespace, name=ref.name, uid=uid)
         wanted_hash = desired.effective_config_hash()
         with self._lock(f"workspace/{uid}"), self._guard("ensure"):
-            if agentfiles.sync_config(self.layout.config_dir(uid), desired.config_files):
+            if self.folders.sync_config(uid, desired.config_files):
                 bound.info("agent config updated", files=len(desired.config_files))
             dom = self._lookup(uid)
             if not desired.running:
                 if dom is None:
-                    disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes)
+                    disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes, ref=ref)
                 elif dom.isActive():
                     self._shutdown(dom, bound)
                 return self._observed(ref, dom)
@@ -294,7 +299,7 @@ class LibvirtProvider(base.Provider):
         decision = self._acceleration()
         self.layout.workspace_dir(uid).mkdir(parents=True, exist_ok=True)
         self.layout.status_dir(uid).mkdir(parents=True, exist_ok=True)
-        if disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes):
+        if disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes, ref=ref):
             bound.info("home disk created", path=str(self.layout.home_disk(uid)))
         disks.make_root_overlay(self.layout.root_disk(uid), base_disk)
         with self._lock(f"network/{ref.organization}"):
@@ -392,7 +397,7 @@ class LibvirtProvider(base.Provider):
         if not self.layout.root_disk(uid).is_file():  # removed behind WWS's back
             base_disk, _ = disks.ensure_base_disk(self.layout, meta.image or desired.image)
             disks.make_root_overlay(self.layout.root_disk(uid), base_disk)
-        disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes)
+        disks.ensure_home(self.layout.home_disk(uid), desired.home_size_bytes, ref=desired.ref)
         self.layout.status_dir(uid).mkdir(parents=True, exist_ok=True)
         # NB: the previous boot's report says nothing about this boot.
         (self.layout.status_dir(uid) / base.AGENT_REPORT_FILE).unlink(missing_ok=True)
@@ -611,56 +616,38 @@ class LibvirtProvider(base.Provider):
         homes = self.layout.homes
         for path in sorted(homes.glob("wws-home-*.img")) if homes.is_dir() else []:
             uid = path.name.removeprefix("wws-home-").removesuffix(".img")
-            objects.append(base.ManagedObject(kind="disk", name=path.name, uid=uid))
+            labels = disks.read_labels(path)
+            objects.append(
+                base.ManagedObject(
+                    kind="disk",
+                    name=path.name,
+                    uid=uid,
+                    namespace=labels.get("namespace", ""),
+                    workspace=labels.get("name", ""),
+                    organization=labels.get("organization", ""),
+                )
+            )
         return objects
 
-    def _workspace_dir_uids(self) -> list[str]:
-        parent = self.layout.workspaces
-        return sorted(p.name for p in parent.iterdir() if p.is_dir()) if parent.is_dir() else []
-
-    def _remove_orphans(self, known_uids: frozenset[str]) -> list[base.ManagedObject]:
-        removed: list[base.ManagedObject] = []
-        managed = self._list_managed()
-        with self._guard("remove orphans"):
-            for obj in managed:
-                if obj.kind == "vm" and obj.uid and obj.uid not in known_uids:
-                    with self._lock(f"workspace/{obj.uid}"):
-                        dom = self._lookup(obj.uid)
-                        if dom is not None:
-                            with contextlib.suppress(libvirt.libvirtError):
-                                if dom.isActive():
-                                    dom.destroy()
-                            with contextlib.suppress(libvirt.libvirtError):
-                                dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
-                    removed.append(obj)
-            for obj in managed:
-                if obj.kind == "disk" and obj.uid and obj.uid not in known_uids:
-                    with self._lock(f"workspace/{obj.uid}"):
-                        self.layout.home_disk(obj.uid).unlink(missing_ok=True)
-                    removed.append(obj)
-            active = {obj.uid for obj in managed if obj.uid and obj.kind == "vm"}
-            for uid in self._workspace_dir_uids():
-                if uid not in known_uids and uid not in active:
-                    with self._lock(f"workspace/{uid}"):
-                        shutil.rmtree(self.layout.workspace_dir(uid), ignore_errors=True)
-                    removed.append(base.ManagedObject(kind="folder", name=uid, uid=uid))
-            for obj in managed:
-                if (
-                    obj.kind == "network"
-                    and obj.organization
-                    and self._remove_network_if_unused(obj.organization)
-                ):
-                    removed.append(obj)
-        for obj in removed:
-            log.info(
-                "orphan removed",
-                kind=obj.kind,
-                object=obj.name,
-                namespace=obj.namespace,
-                name=obj.workspace,
-                uid=obj.uid,
+    def _list_leftovers(self, managed: list[base.ManagedObject]) -> list[base.ManagedObject]:
+        """Folders under ``workspaces/`` of UIDs with neither a domain nor a home disk."""
+        held = {obj.uid for obj in managed if obj.uid}
+        objects = []
+        for uid in self.folders.uids():
+            if uid in held:
+                continue
+            namespace, name = self.folders.owner(uid)
+            objects.append(
+                base.ManagedObject(
+                    kind="folder",
+                    name=uid,
+                    uid=uid,
+                    namespace=namespace,
+                    workspace=name,
+                    organization=namespace,
+                )
             )
-        return removed
+        return objects
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -171,3 +171,25 @@ def test_open_starts_libvirtd_when_none_answers(libvirt_ready: None, tmp_path: P
     assert _libvirtd_pid() is not None
     assert run(provider.list_managed()) is not None
     run(provider.close())
+
+
+def test_a_home_left_by_a_crash_is_an_orphan_of_its_namespace_only(
+    libvirt_ready: None, workspace_image: str, tmp_path: Path
+) -> None:
+    provider = LibvirtProvider(data_dir=tmp_path, start_daemon=False)
+    run(provider.open())
+    ref = _ref()
+    try:
+        # not running: only the home is made (and the agent's folder)
+        desired = base.DesiredWorkspace(ref=ref, image=workspace_image, running=False)
+        assert run(provider.ensure(desired)).home_exists
+        disk = next(o for o in run(provider.inventory()) if o.uid == ref.uid)
+        assert (disk.kind, disk.namespace, disk.workspace) == ("disk", ref.namespace, ref.name)
+        assert run(provider.remove_orphans([], namespaces=["elsewhere"])) == []
+        removed = run(provider.remove_orphans([], namespaces=[ref.namespace]))
+        assert {o.uid for o in removed} == {ref.uid}
+        assert not provider.layout.home_disk(ref.uid).exists()
+        assert not provider.layout.workspace_dir(ref.uid).exists()
+    finally:
+        run(provider.delete(ref))
+        run(provider.close())
