@@ -402,6 +402,21 @@ class Provider(abc.ABC):
         or this boot's agent has not written one) or it cannot be read. The provider drops
         the previous boot's report when it starts the workspace, so a report is this boot's."""
 
+    # --- moving a home to another provider --------------------------------------------------
+
+    async def export_home(self, ref: WorkspaceRef, dest: Path) -> None:
+        """Copy the workspace's home into the empty host folder ``dest``, exactly (owners,
+        modes, symbolic and hard links, timestamps: :func:`providers.homes.copy_tree`).
+        The workspace must be stopped (:class:`ProviderError` otherwise); the home is left
+        as it is. Default: not supported."""
+        raise ProviderError(f"the {self.name} provider cannot export a home")
+
+    async def import_home(self, ref: WorkspaceRef, source: Path, *, size_bytes: int = 0) -> None:
+        """Make the workspace's home from the files of the host folder ``source``, replacing
+        a home that exists here (the workspace must be stopped or absent). Default: not
+        supported."""
+        raise ProviderError(f"the {self.name} provider cannot import a home")
+
     # --- following many workspaces at once (the controller at scale) -----------------------
 
     async def list(self) -> dict[str, Observed]:

@@ -20,10 +20,11 @@ import contextlib
 import json
 import os
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
-from providers import base
+from providers import base, homes
 from providers.libvirt import naming
 from providers.libvirt.bootfiles import file_lock
 from providers.podman import service as podman_service
@@ -210,6 +211,45 @@ def ensure_home(
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
     return True
+
+
+def export_home(path: Path, dest: Path) -> None:
+    """Copy the files of the home disk ``path`` into ``dest`` (a read-only loop mount)."""
+    if not path.is_file():
+        raise homes.HomeMoveFailed(f"no home disk {path.name}")
+    with tempfile.TemporaryDirectory(prefix="wws-home-") as mnt:
+        _run(["mount", "-o", "loop,ro,noload", str(path), mnt], what="mount (home disk)")
+        try:
+            homes.copy_tree(Path(mnt), dest)
+        finally:
+            _run(["umount", mnt], what="umount (home disk)")
+
+
+def import_home(
+    path: Path, source: Path, size_bytes: int, *, ref: base.WorkspaceRef | None = None
+) -> None:
+    """Make the home disk ``path`` anew from the files of ``source``: an empty ext4 file
+    system, loop-mounted, filled with :func:`providers.homes.copy_tree` (``mkfs.ext4 -d``
+    would not keep the files' times), at least ``size_bytes`` and room for the files."""
+    used = sum(
+        (Path(folder) / name).lstat().st_blocks * 512
+        for folder, _, files in os.walk(source)
+        for name in files
+    )
+    size = max(size_bytes or DEFAULT_HOME_BYTES, int(used * 1.5) + 256 * 1024**2)
+    partial = path.with_suffix(".import")
+    partial.unlink(missing_ok=True)
+    try:
+        ensure_home(partial, size, ref=ref)
+        with tempfile.TemporaryDirectory(prefix="wws-home-") as mnt:
+            _run(["mount", "-o", "loop", str(partial), mnt], what="mount (new home disk)")
+            try:
+                homes.copy_tree(source, Path(mnt))
+            finally:
+                _run(["umount", mnt], what="umount (new home disk)")
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def allocated_bytes(path: Path) -> int:

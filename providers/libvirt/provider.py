@@ -168,6 +168,14 @@ class LibvirtProvider(base.Provider):
         path = self.layout.status_dir(ref.uid) / base.AGENT_REPORT_FILE
         return await asyncio.to_thread(agentfiles.read_report, path, uid=ref.uid)
 
+    async def export_home(self, ref: base.WorkspaceRef, dest: Path) -> None:
+        await asyncio.to_thread(self._export_home, ref, dest)
+
+    async def import_home(
+        self, ref: base.WorkspaceRef, source: Path, *, size_bytes: int = 0
+    ) -> None:
+        await asyncio.to_thread(self._import_home, ref, source, size_bytes)
+
     async def acceleration(self) -> accel.Decision:
         """This host's decision (probing once when needed)."""
         return await asyncio.to_thread(self._acceleration)
@@ -549,6 +557,23 @@ class LibvirtProvider(base.Provider):
             self._apply_isolation()
         log.info("network removed", organization=organization, network=name)
         return True
+
+    # --- moving the home (providers.homes) -------------------------------------------------
+
+    def _require_stopped(self, ref: base.WorkspaceRef) -> None:
+        dom = self._lookup(ref.uid)
+        if dom is not None and dom.isActive():
+            raise base.ProviderError("the workspace runs: stop it before its home is moved")
+
+    def _export_home(self, ref: base.WorkspaceRef, dest: Path) -> None:
+        with self._lock(f"workspace/{ref.uid}"), self._guard("export home"):
+            self._require_stopped(ref)
+            disks.export_home(self.layout.home_disk(ref.uid), dest)
+
+    def _import_home(self, ref: base.WorkspaceRef, source: Path, size_bytes: int) -> None:
+        with self._lock(f"workspace/{ref.uid}"), self._guard("import home"):
+            self._require_stopped(ref)
+            disks.import_home(self.layout.home_disk(ref.uid), source, size_bytes, ref=ref)
 
     # --- observe --------------------------------------------------------------------------
 

@@ -42,7 +42,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from providers import base
+from providers import base, homes
 from providers.podman import (
     calls,
     containers,
@@ -166,6 +166,14 @@ class PodmanProvider(base.Provider):
         self, managed: Collection[base.ManagedObject]
     ) -> list[base.ManagedObject]:
         return await self._run(inventory.list_leftovers, self.folders, list(managed))
+
+    async def export_home(self, ref: base.WorkspaceRef, dest: Path) -> None:
+        await self._run(self._export_home, ref, dest)
+
+    async def import_home(
+        self, ref: base.WorkspaceRef, source: Path, *, size_bytes: int = 0
+    ) -> None:
+        await self._run(self._import_home, ref, source)
 
     async def read_report(self, ref: base.WorkspaceRef) -> dict[str, Any] | None:
         return await self._run(self.folders.read_report, ref.uid)
@@ -334,6 +342,41 @@ class PodmanProvider(base.Provider):
                 bound.info("agent folder removed")
         if ref.organization:  # NB: "" for a leftover folder that names no workspace
             self._remove_network_if_unused(ref.organization)
+
+    # --- moving the home (providers.homes) -------------------------------------------------
+
+    def _home_mountpoint(self, ref: base.WorkspaceRef) -> Path | None:
+        response = self._api.call(
+            "get", f"/volumes/{naming.home_volume_name(ref.uid)}/json", missing_ok=True
+        )
+        if response is None:
+            return None
+        return Path(str(response.json()["Mountpoint"]))
+
+    def _require_stopped(self, ref: base.WorkspaceRef) -> None:
+        info = self._api.inspect(ref.uid)
+        if info is not None and (info.get("State") or {}).get("Running"):
+            raise base.ProviderError("the workspace runs: stop it before its home is moved")
+
+    def _export_home(self, ref: base.WorkspaceRef, dest: Path) -> None:
+        with self._api.lock(f"workspace/{ref.uid}"):
+            self._require_stopped(ref)
+            mountpoint = self._home_mountpoint(ref)
+            if mountpoint is None:
+                raise homes.HomeMoveFailed(f"no home volume {naming.home_volume_name(ref.uid)}")
+            homes.copy_tree(mountpoint, dest)
+
+    def _import_home(self, ref: base.WorkspaceRef, source: Path) -> None:
+        with self._api.lock(f"workspace/{ref.uid}"):
+            self._require_stopped(ref)
+            if self._remove_container(ref):  # it mounts the volume; re-made by ensure()
+                log.info("container removed to replace its home", uid=ref.uid)
+            self._remove_volume(naming.home_volume_name(ref.uid))
+            self._ensure_home(ref)
+            mountpoint = self._home_mountpoint(ref)
+            if mountpoint is None:
+                raise homes.HomeMoveFailed("the new home volume has no mount point")
+            homes.copy_tree(source, mountpoint)
 
     def _remove_volume(self, volume: str) -> bool:
         response = self._api.call(
