@@ -42,7 +42,7 @@ import pydantic
 
 from api import meta
 from api.workspace import Phase, Workspace
-from controller import follower, kubeapi, metrics, secrets, steps
+from controller import follower, kubeapi, metrics, secrets, steps, switching
 from controller.context import Context, bound, patch_status
 from providers import base, registry
 from reconcilers import conditions, workspace
@@ -70,7 +70,8 @@ async def _reconcile_workspace(ctx: Context, body: kopf.Body) -> workspace.Failu
         )
     else:
         plan = workspace.plan(ws, config_files=credentials.files)
-        outcome = await steps.act(ctx, ws, plan)
+        moved = await switching.switch_if_needed(ctx, body, ws, plan)
+        outcome = moved if moved is not None else await steps.act(ctx, ws, plan)
         outcome = dataclasses.replace(outcome, github=credentials.github)
         if outcome.failure is None:
             ctx.config_digests[ws.metadata.uid or ""] = workspace.files_digest(credentials.files)
@@ -237,6 +238,11 @@ async def delete_workspace(
         async with ctx.lock(ref.uid):
             provider = await ctx.providers.get(provider_name)
             await asyncio.wait_for(provider.delete(ref), ctx.call_timeout)
+            # NB: a provider switch cut short leaves the home where it ran before
+            runtime = ((body.get("status") or {}).get("runtime") or {}).get("provider")
+            if runtime and runtime != provider_name and runtime in ctx.providers.available():
+                previous = await ctx.providers.get(str(runtime))
+                await asyncio.wait_for(previous.delete(ref), ctx.call_timeout)
             if await secrets.delete_code_server_secret(
                 ctx.api, namespace=ref.namespace, name=ref.name, uid=ref.uid
             ):

@@ -67,6 +67,7 @@ from reconcilers.workspace.drift import container_converged, drift
 from reconcilers.workspace.outcome import (
     AgentSnapshot,
     Failure,
+    HomeMove,
     Outcome,
     agent_snapshot,
     failure_of,
@@ -164,6 +165,7 @@ __all__ = [
     "Announcement",
     "Failure",
     "GitHubToken",
+    "HomeMove",
     "Outcome",
     "Plan",
     "Timeouts",

@@ -24,6 +24,15 @@ class Failure:
 
 
 @dataclasses.dataclass(frozen=True)
+class HomeMove:
+    """Where moving a home to another provider stands (``spec.provider`` changed)."""
+
+    status: str  # "Unknown" while it moves, "False" when it failed
+    reason: str  # MovingHome | HomeMoveFailed
+    message: str
+
+
+@dataclasses.dataclass(frozen=True)
 class AgentSnapshot:
     """The in-workspace agent's report as the provider returned it: parsed, or why not."""
 
@@ -62,6 +71,8 @@ class Outcome:
     failure: Failure | None = None
     agent: AgentSnapshot | None = None
     github: GitHubToken | None = None
+    home: HomeMove | None = None
+    """A provider switch moving the home (HomeReady says where it is)."""
 
 
 def failure_of(error: BaseException, *, timeout: float | None = None) -> Failure:

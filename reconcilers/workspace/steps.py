@@ -121,7 +121,14 @@ def step_conditions(
         image = unknown(IMAGE_READY, "NotChecked", "the image is checked when the workspace starts")
 
     # HomeReady
-    if observed is None:
+    if outcome.home is not None:
+        home = cond(
+            HOME_READY,
+            meta.ConditionStatus(outcome.home.status),
+            outcome.home.reason,
+            outcome.home.message,
+        )
+    elif observed is None:
         home = unknown(HOME_READY, "Unknown", "the provider could not be asked")
     elif observed.home_exists:
         home = cond(HOME_READY, TRUE, "Present")
