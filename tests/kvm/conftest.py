@@ -24,12 +24,6 @@ import pytest
 
 from providers import agent, base
 from providers.libvirt import LibvirtProvider, bootfiles, daemon, disks, naming
-from tests.podman.conftest import (  # noqa: F401 - fixtures
-    data_dir,
-    podman,
-    podman_ready,
-    workspace_image,
-)
 
 T = TypeVar("T")
 #: A first boot under software emulation on a busy 2-core machine: SSH host keys, user.
@@ -50,12 +44,12 @@ def libvirt_ready() -> None:
 
 
 @pytest.fixture(scope="session")
-def kvm_dir(data_dir: Path) -> Path:  # noqa: F811
+def kvm_dir(data_dir: Path) -> Path:
     return data_dir
 
 
 @pytest.fixture(scope="session")
-def vm_disk(libvirt_ready: None, workspace_image: str, kvm_dir: Path) -> Path:  # noqa: F811
+def vm_disk(libvirt_ready: None, workspace_image: str, kvm_dir: Path) -> Path:
     """The kernel, initramfs and the image's base disk: built once, shared by all tests."""
     layout = naming.Layout(kvm_dir / "kvm")
     bootfiles.ensure_boot_files(layout.cache)
@@ -209,7 +203,7 @@ def kvm_provider(libvirt_ready: None, kvm_dir: Path) -> Iterator[LibvirtProvider
 def vms(
     kvm_provider: LibvirtProvider,
     vm_disk: Path,
-    workspace_image: str,  # noqa: F811
+    workspace_image: str,
     ssh_key: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[VMFactory]:

@@ -16,13 +16,7 @@ import pytest
 from providers import base, homes
 from providers.libvirt import LibvirtProvider
 from providers.podman import PodmanProvider, naming, service
-from tests.podman.conftest import (  # noqa: F401 - fixtures
-    data_dir,
-    podman,
-    podman_ready,
-    podman_service,
-    workspace_image,
-)
+from tests.support.podman import podman
 
 pytestmark = [pytest.mark.kvm, pytest.mark.podman]
 
@@ -62,8 +56,8 @@ def populate(home: Path) -> None:
 
 @pytest.fixture
 async def both(
-    podman_service: service.Service,  # noqa: F811
-    data_dir: Path,  # noqa: F811
+    podman_service: service.Service,
+    data_dir: Path,
 ) -> AsyncIterator[tuple[PodmanProvider, LibvirtProvider]]:
     pod = PodmanProvider(
         socket_path=podman_service.socket_path, start_service=False, data_dir=data_dir
@@ -88,7 +82,7 @@ def volume_path(uid: str) -> Path:
 
 async def test_podman_to_kvm_and_back_keeps_every_file(
     both: tuple[PodmanProvider, LibvirtProvider],
-    workspace_image: str,  # noqa: F811
+    workspace_image: str,
     tmp_path: Path,
 ) -> None:
     pod, kvm = both
@@ -134,7 +128,7 @@ async def test_podman_to_kvm_and_back_keeps_every_file(
 
 async def test_a_failed_move_leaves_the_old_home_untouched(
     both: tuple[PodmanProvider, LibvirtProvider],
-    workspace_image: str,  # noqa: F811
+    workspace_image: str,
     tmp_path: Path,
 ) -> None:
     pod, _ = both

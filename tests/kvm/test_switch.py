@@ -18,20 +18,16 @@ from providers.libvirt import disks, naming
 from providers.podman import naming as podman_naming
 from tests.controller.conftest import (  # noqa: F401 - fixtures
     Controller,
-    Kubectl,
     controller,
-    data_dir,
-    eventually,
     kubectl,
     org,
-    podman,
-    podman_ready,
-    podman_service,
     store,
-    workspace_image,
 )
 from tests.controller.test_workspaces import workspace_yaml
 from tests.kvm.test_home_move import populate
+from tests.support.kubectl import Kubectl
+from tests.support.podman import podman
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.kvm, pytest.mark.podman, pytest.mark.slow]
 

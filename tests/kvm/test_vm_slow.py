@@ -14,7 +14,7 @@ import pytest
 from providers import base
 from providers.libvirt import naming
 from tests.kvm.conftest import VM, VMFactory, run
-from tests.podman.conftest import podman
+from tests.support.podman import podman
 
 pytestmark = [pytest.mark.slow, pytest.mark.kvm]
 
@@ -84,7 +84,9 @@ def test_stop_keeps_the_home_and_start_boots_it_again(vm: VM) -> None:
     assert "power off" in vm.console()
     vm.ensure(running=True)
     vm.wait_conditions(SSH)
-    assert vm.ssh(f"cat {MARKER}; stat -c %a {MARKER}; readlink ~/keep/link").stdout.split() == [
+    assert vm.ssh(
+        f"cat {MARKER}; echo; stat -c %a {MARKER}; readlink ~/keep/link"
+    ).stdout.split() == [
         "kept",
         "640",
         "marker.txt",
