@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
@@ -217,6 +218,17 @@ class _Lifespan:
         await self.app(scope, receive, patched_send)
 
 
+def _raise_open_files(wanted: int) -> None:
+    """--max-connections means nothing if the process runs out of descriptors first (a soft
+    limit of 1024 is common): raise the soft limit as far as the hard one allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        log.warning("store.open_files_limited", limit=target, wanted=wanted)
+
+
 #: How often a running store checks whether its serving certificate needs renewal.
 RENEWAL_CHECK_SECONDS = 12 * 3600
 
@@ -254,6 +266,7 @@ def main(
     limits = limits or Limits()
     # Whatever this process creates (database, logs, keys) is private to its user.
     os.umask(0o077)
+    _raise_open_files(limits.max_connections + 256)
     filemodes.secure(data_dir)
     encryption_config: encryption.Config | None = None
     if encryption_provider_config is not None:
