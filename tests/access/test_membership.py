@@ -290,6 +290,40 @@ def test_missing_github_org_or_token_is_a_clear_condition(
     organization = _until(kubectl, ("organization", org), "GitHubSynced", status="False")
     assert condition(organization, "GitHubSynced")["reason"] == "NotFound"
     assert "/orgs/nope/members" in condition(organization, "GitHubSynced")["message"]
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Team
+metadata: {{name: lost, namespace: {org}}}
+spec: {{githubTeam: acme/nope}}
+""",
+    )
+    kubectl.run(
+        "patch", "organization", org, "--type=merge", "-p", '{"spec": {"github": {"org": "acme"}}}'
+    )
+    team = _until(kubectl, ("-n", org, "team", "lost"), "GitHubSynced", reason="NotFound")
+    assert "/orgs/acme/teams/nope/members" in condition(team, "GitHubSynced")["message"]
+    bad = base64.b64encode(b"ghp_wrong").decode()
+    kubectl.run(
+        "-n",
+        org,
+        "patch",
+        "secret",
+        "github-token",
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"token": bad}}),
+    )
+    kubectl.run(
+        "patch",
+        "organization",
+        org,
+        "--type=merge",
+        "-p",
+        '{"spec": {"github": {"syncInterval": "1s"}}}',
+    )
+    _until(kubectl, ("organization", org), "GitHubSynced", reason="Unauthorized")
     kubectl.run("-n", org, "delete", "secret", "github-token")
     kubectl.run(
         "patch", "organization", org, "--type=merge", "-p", '{"spec": {"github": {"org": "acme"}}}'
