@@ -254,7 +254,22 @@ def main() -> None:
     parser.add_argument("--writes", type=int, default=200)
     parser.add_argument("--dir", default=None, help="where the data dir goes (same disk)")
     parser.add_argument("--json", action="store_true", help="print JSON only")
+    parser.add_argument(
+        "--rbac",
+        action="store_true",
+        help="RBAC mode: the same creates and GETs as 50 users, before and after 100 Roles, "
+        "1,000 RoleBindings and 10 admission policies; reported as ratios (benchmarks/rbac.py)",
+    )
     args = parser.parse_args()
+    if args.rbac:
+        from benchmarks import rbac
+
+        objects = min(args.objects, 3_000)
+        samples = min(args.get_samples, 1_000)
+        rbac.report(
+            asyncio.run(rbac.run(objects, args.concurrency, samples, args.dir)), as_json=args.json
+        )
+        return
     results = asyncio.run(run(args))
     if args.json:
         print(json.dumps(results, indent=2))

@@ -260,7 +260,7 @@ def main(
     ready: Callable[[Endpoint], None] | None = None,
     token_auth_file: Path | None = None,
     authentication_config: Path | None = None,
-    manifests_dir: Path | None = None,
+    manifests_dirs: list[Path] | None = None,
     audit: AuditOptions | None = None,
 ) -> int:
     limits = limits or Limits()
@@ -276,7 +276,7 @@ def main(
             raise SystemExit(f"wws store serve: --encryption-provider-config: {error}") from error
     host, port = parse_listen(listen)
     crds = load_crd_files(crds_dir) if crds_dir else []
-    manifests = load_manifests(manifests_dir) if manifests_dir else []
+    manifests = [doc for folder in manifests_dirs or [] for doc in load_manifests(folder)]
     own_cert = bool(tls_cert or tls_key)
     if own_cert:
         if not (tls_cert and tls_key):

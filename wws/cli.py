@@ -28,7 +28,7 @@ def _store_serve(args: argparse.Namespace) -> int:
         authentication_config=(
             Path(args.authentication_config) if args.authentication_config else None
         ),
-        manifests_dir=Path(args.manifests) if args.manifests else None,
+        manifests_dirs=[Path(folder) for folder in args.manifests or []],
         tls_sans=args.tls_san,
         encryption_provider_config=(
             Path(args.encryption_provider_config) if args.encryption_provider_config else None
@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--manifests",
+        action="append",
         help="apply the RBAC objects and admission policies of this folder's YAML at start",
     )
     _limit_flags(serve)

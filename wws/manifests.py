@@ -19,7 +19,7 @@ from wws import logconfig
 log = logconfig.get(__name__)
 
 #: Shipped with wws as package data, so an installed wheel applies them too.
-SHIPPED = (deploy.folder("access"), deploy.folder("webui"))
+SHIPPED = (deploy.folder("controller"), deploy.folder("access"), deploy.folder("webui"))
 
 
 def documents(folders: Iterable[Path]) -> list[dict[str, Any]]:

@@ -61,6 +61,60 @@ def _private(path: Path, text: str) -> Path:
     return path
 
 
+def _prepare_store(store_dir: Path, data_dir: Path, issuer_url: str | None) -> list[str]:
+    """What ``wws store serve`` needs beyond its data dir, written before it starts: the
+    token file of WWS's identities (0600), the audit policy (a copy the operator may edit),
+    and the AuthenticationConfiguration that trusts the web UI's OIDC issuer (https, served
+    with a certificate of the store's own CA). Returns the extra ``store serve`` arguments."""
+    import deploy
+    from statestore import identities, security, tls
+
+    store_dir.mkdir(parents=True, exist_ok=True)
+    token_file = store_dir / identities.TOKEN_FILE
+    identities.ensure_token_file(token_file, admin_token=security.load_or_create_token(store_dir))
+    policy = data_dir / "audit-policy.yaml"
+    if not policy.exists():
+        _private(policy, (deploy.folder(".") / "audit-policy.yaml").read_text())
+    args = [
+        "--token-auth-file",
+        str(token_file),
+        "--audit-policy-file",
+        str(policy),
+        "--audit-log-path",
+        str(data_dir / "audit" / "audit.log"),
+        "--audit-log-maxsize",
+        "100",
+        "--audit-log-maxbackup",
+        "10",
+    ]
+    for folder in ("controller", "access", "webui"):
+        if deploy.folder(folder).is_dir():
+            args += ["--manifests", str(deploy.folder(folder))]
+    if issuer_url is not None:
+        ca = tls.ensure_ca(store_dir / "tls")
+        del ca  # made (or kept) so its PEM can be named below before the store starts
+        config = {
+            "apiVersion": "apiserver.config.k8s.io/v1beta1",
+            "kind": "AuthenticationConfiguration",
+            "jwt": [
+                {
+                    "issuer": {
+                        "url": issuer_url,
+                        "certificateAuthority": (store_dir / "tls" / "ca.crt").read_text(),
+                        "audiences": ["wws"],
+                    },
+                    "claimMappings": {
+                        "username": {"claim": "login", "prefix": "github:"},
+                        "extra": [{"key": "wws.dev/emails", "valueExpression": "claims.emails"}],
+                    },
+                }
+            ],
+        }
+        path = _private(store_dir / "authentication.yaml", yaml.safe_dump(config))
+        args += ["--authentication-config", str(path)]
+    return args
+
+
 def _identity_kubeconfig(data_dir: Path, identity: str, fallback: Path) -> Path:
     """The kubeconfig of one of WWS's own identities, when the store wrote one."""
     for candidate in (
@@ -143,8 +197,11 @@ def main(
     signal.signal(signal.SIGTERM, on_signal)
     # NB: explicit, because a shell that starts us in the background leaves SIGINT ignored.
     signal.signal(signal.SIGINT, on_signal)
+    host, _, port = webui_listen.rpartition(":")
+    issuer_listen = webui_issuer_listen or f"{host}:{int(port) + 363}"
     try:
         _say("wws up: starting the state store ...")
+        store_args = _prepare_store(data_dir / "store", data_dir, f"https://{issuer_listen}")
         store = subprocess.Popen(
             _wws(
                 "store",
@@ -154,6 +211,7 @@ def main(
                 "--listen",
                 listen,
                 "--wws-crds",
+                *store_args,
             ),
             env=env,
         )
@@ -179,7 +237,8 @@ def main(
                 "controller",
                 "run",
                 "--kubeconfig",
-                str(kubeconfig),
+                # its own identity: only what deploy/controller and deploy/access grant
+                str(_identity_kubeconfig(data_dir, "controller", kubeconfig)),
                 "--health-listen",
                 health_listen,
             ),
@@ -205,8 +264,7 @@ def main(
             # which the store trusts; people keep using plain HTTP on loopback.
             from statestore import tls
 
-            host, _, port = webui_listen.rpartition(":")
-            issuer = webui_issuer_listen or f"{host}:{int(port) + 363}"
+            issuer = issuer_listen
             issuer_host = issuer.rpartition(":")[0].strip("[]")
             issuer_tls = tls.sign_serving_cert(
                 data_dir / "store", stem="webui-issuer", names=tls.serving_names(issuer_host)

@@ -33,6 +33,8 @@ from tests.support.podman import podman
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
 
+#: The ClusterRoles and admission policies WWS ships (the controller runs with only these).
+SHIPPED_MANIFESTS = (REPO / "deploy" / "controller", REPO / "deploy" / "access")
 RESYNC = 5.0
 
 
@@ -66,7 +68,8 @@ class Controller:
                     "controller",
                     "run",
                     "--kubeconfig",
-                    str(self.store.kubeconfig),
+                    # NB: the controller's own identity, with only what deploy/ grants it.
+                    str(self.store.kubeconfig_of("controller")),
                     "--resync",
                     str(RESYNC),
                     "--health-listen",
@@ -117,7 +120,11 @@ class Controller:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
-    process = StoreProcess(tmp_path_factory.mktemp("store"), crds_dir=REPO / "crds").start()
+    process = StoreProcess(
+        tmp_path_factory.mktemp("store"),
+        crds_dir=REPO / "crds",
+        manifests_dirs=SHIPPED_MANIFESTS,
+    ).start()
     try:
         yield process
     finally:

@@ -26,7 +26,7 @@ class StoreProcess:
     env: dict[str, str] | None = None
     #: ``--authentication-config`` (JWT issuers), ``--manifests`` (RBAC objects, policies).
     authentication_config: Path | None = None
-    manifests_dir: Path | None = None
+    manifests_dirs: tuple[Path, ...] = ()
     #: Extra ``wws store serve`` arguments (audit flags, ...).
     extra_args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
@@ -88,8 +88,8 @@ class StoreProcess:
             command += ["--crds", str(self.crds_dir)]
         if self.authentication_config is not None:
             command += ["--authentication-config", str(self.authentication_config)]
-        if self.manifests_dir is not None:
-            command += ["--manifests", str(self.manifests_dir)]
+        for folder in self.manifests_dirs:
+            command += ["--manifests", str(folder)]
         command += list(self.extra_args)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -1,0 +1,258 @@
+"""RBAC mode of the store benchmark: ``python -m benchmarks.store --rbac``.
+
+One store, one run, two phases with the same clients (50 users with static tokens, each
+request authenticated and authorized as its user, never as system:masters):
+- plain: each user holds one RoleBinding (in the plain namespace); no policies;
+- rbac: then 100 Roles and 1,000 RoleBindings (20 namespaces, the 50 users) are added, and
+  the same creates and GETs run in another namespace where the users are bound the same way;
+- rbac + vap: then 10 ValidatingAdmissionPolicies (+ bindings) on the benchmarked kind, and
+  the same again in a third namespace.
+Reported: creates/s and GET p50 of each phase, and rbac/plain ratios (target: within 10 %).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+import ssl
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from benchmarks import store as bench
+from tests.support.storeproc import StoreProcess
+
+USERS = 50
+ROLES = 100
+BINDINGS = 1_000
+POLICIES = 10
+NAMESPACES = 20
+RBAC = "/apis/rbac.authorization.k8s.io/v1"
+ADMISSION = "/apis/admissionregistration.k8s.io/v1"
+
+
+def _token_file(folder: Path) -> tuple[Path, str, dict[str, str]]:
+    admin = secrets.token_urlsafe(24)
+    users = {f"github:bench-{index}": secrets.token_urlsafe(24) for index in range(USERS)}
+    lines = [f'{admin},wws:admin,wws-admin,"system:masters"']
+    lines += [f"{token},{user},{user}" for user, token in users.items()]
+    path = folder / "tokens.csv"
+    path.write_text("\n".join(lines) + "\n")
+    path.chmod(0o600)
+    return path, admin, users
+
+
+def _role(name: str, resources: list[str]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": {"name": name},
+        "rules": [
+            {"apiGroups": [bench.GROUP], "resources": resources, "verbs": ["create", "get"]},
+        ],
+    }
+
+
+def _binding(name: str, role: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "RoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }
+
+
+def _policy(index: int) -> list[dict[str, Any]]:
+    """A policy that passes (so creates succeed) but must be evaluated on every create."""
+    expressions = [
+        "object.spec.size >= 0",
+        "request.userInfo.username.startsWith('github:')",
+        "!has(object.spec.tags) || object.spec.tags.all(t, size(t) < 64)",
+        "object.spec.owner != ''",
+        "request.operation == 'CREATE' || oldObject.spec.owner == object.spec.owner",
+    ]
+    name = f"bench-{index}"
+    return [
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicy",
+            "metadata": {"name": name},
+            "spec": {
+                "matchConstraints": {
+                    "resourceRules": [
+                        {
+                            "apiGroups": [bench.GROUP],
+                            "apiVersions": ["*"],
+                            "operations": ["CREATE", "UPDATE"],
+                            "resources": [bench.PLURAL],
+                        }
+                    ]
+                },
+                "validations": [{"expression": expressions[index % len(expressions)]}],
+            },
+        },
+        {
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingAdmissionPolicyBinding",
+            "metadata": {"name": name},
+            "spec": {"policyName": name, "validationActions": ["Deny"]},
+        },
+    ]
+
+
+class _Api:
+    def __init__(self, store: StoreProcess, admin: str, connections: int) -> None:
+        self.base = store.url
+        self.admin = admin
+        self.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(
+                limit=connections, ssl=ssl.create_default_context(cafile=str(store.ca_path))
+            ),
+            timeout=aiohttp.ClientTimeout(total=None),
+        )
+
+    async def post(self, path: str, body: dict[str, Any], token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token or self.admin}"}
+        async with self.session.post(self.base + path, json=body, headers=headers) as response:
+            if response.status != 201:
+                raise RuntimeError(f"POST {path}: {response.status} {await response.text()}")
+            await response.read()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+
+async def _namespace(api: _Api, name: str) -> None:
+    await api.post(
+        "/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+    )
+
+
+async def _bind_users(api: _Api, namespace: str, users: dict[str, str]) -> None:
+    await api.post(f"{RBAC}/namespaces/{namespace}/roles", _role("bench", [bench.PLURAL]))
+    await asyncio.gather(
+        *(
+            api.post(
+                f"{RBAC}/namespaces/{namespace}/rolebindings", _binding(f"user-{i}", "bench", user)
+            )
+            for i, user in enumerate(users)
+        )
+    )
+
+
+async def _load(api: _Api, users: list[str]) -> None:
+    """100 Roles and 1,000 RoleBindings over 20 namespaces."""
+    for index in range(NAMESPACES):
+        await _namespace(api, f"load-{index}")
+    per_namespace = ROLES // NAMESPACES
+    await asyncio.gather(
+        *(
+            api.post(
+                f"{RBAC}/namespaces/load-{index % NAMESPACES}/roles",
+                _role(f"role-{index}", [bench.PLURAL, f"other-{index}"]),
+            )
+            for index in range(ROLES)
+        )
+    )
+    jobs = []
+    for index in range(BINDINGS):
+        namespace = index % NAMESPACES
+        role = f"role-{namespace + NAMESPACES * (index % per_namespace)}"
+        body = _binding(f"binding-{index}", role, users[index % len(users)])
+        jobs.append(api.post(f"{RBAC}/namespaces/load-{namespace}/rolebindings", body))
+    for start in range(0, len(jobs), 100):
+        await asyncio.gather(*jobs[start : start + 100])
+
+
+async def _policies(api: _Api) -> None:
+    for index in range(POLICIES):
+        policy, binding = _policy(index)
+        await api.post(f"{ADMISSION}/validatingadmissionpolicies", policy)
+        await api.post(f"{ADMISSION}/validatingadmissionpolicybindings", binding)
+
+
+async def _phase(
+    api: _Api, namespace: str, tokens: list[str], objects: int, concurrency: int, samples: int
+) -> tuple[float, float]:
+    collection = f"/apis/{bench.GROUP}/{bench.VERSION}/namespaces/{namespace}/{bench.PLURAL}"
+    names = iter(range(objects))
+
+    async def worker(slot: int) -> None:
+        for index in names:
+            token = tokens[(slot + index) % len(tokens)]
+            await api.post(collection, bench.item(f"item-{index}"), token)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(slot) for slot in range(concurrency)))
+    creates = objects / (time.perf_counter() - started)
+    latencies = []
+    for index in range(samples):
+        token = tokens[index % len(tokens)]
+        url = f"{api.base}{collection}/item-{index % objects}"
+        begun = time.perf_counter()
+        async with api.session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+            await response.read()
+            if response.status != 200:
+                raise RuntimeError(f"GET {url}: {response.status}")
+        latencies.append((time.perf_counter() - begun) * 1000)
+    return creates, statistics.median(latencies)
+
+
+async def run(objects: int, concurrency: int, samples: int, folder: str | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        token_file, admin, users = _token_file(Path(tmp))
+        store = StoreProcess(
+            Path(tmp) / "store", extra_args=("--token-auth-file", str(token_file))
+        ).start()
+        api = _Api(store, admin, concurrency + 4)
+        try:
+            await api.post("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", bench.CRD)
+            await asyncio.sleep(0.5)
+            tokens = list(users.values())
+            for namespace in ("bench-plain", "bench-rbac", "bench-policies"):
+                await _namespace(api, namespace)
+                await _bind_users(api, namespace, users)
+            plain = await _phase(api, "bench-plain", tokens, objects, concurrency, samples)
+            started = time.perf_counter()
+            await _load(api, list(users))
+            load_seconds = time.perf_counter() - started
+            rbac_only = await _phase(api, "bench-rbac", tokens, objects, concurrency, samples)
+            await _policies(api)
+            rbac = await _phase(api, "bench-policies", tokens, objects, concurrency, samples)
+        finally:
+            await api.close()
+            store.stop()
+    return {
+        "plain_creates_per_s": plain[0],
+        "rbac_creates_per_s": rbac_only[0],
+        "rbac_vap_creates_per_s": rbac[0],
+        "creates_ratio_rbac": rbac_only[0] / plain[0],
+        "creates_ratio_rbac_vap": rbac[0] / plain[0],
+        "plain_get_p50_ms": plain[1],
+        "rbac_get_p50_ms": rbac_only[1],
+        "rbac_vap_get_p50_ms": rbac[1],
+        "get_p50_ratio_rbac": rbac_only[1] / plain[1],
+        "get_p50_ratio_rbac_vap": rbac[1] / plain[1],
+        "load_seconds": load_seconds,
+    }
+
+
+def report(results: dict[str, float], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    targets = {
+        "creates_ratio_rbac": ">= 0.90",
+        "creates_ratio_rbac_vap": ">= 0.90",
+        "get_p50_ratio_rbac": "<= 1.10",
+        "get_p50_ratio_rbac_vap": "<= 1.10",
+    }
+    print(f"{'metric':28} {'value':>12}  target")
+    for key, value in results.items():
+        print(f"{key:28} {value:12.3f}  {targets.get(key, '')}")
