@@ -11,7 +11,8 @@ from typing import Any
 
 import kopf
 
-from controller import accessstate, health, kubeapi, providerpool
+from api.workspace import Workspace
+from controller import accessstate, checks, health, kubeapi, providerpool, slots
 from reconcilers import conditions, workspace
 from wws import logconfig
 
@@ -29,7 +30,8 @@ class Context:
     providers: providerpool.Providers
     readiness: health.Readiness
     resync: float = 30.0
-    """Seconds between drift checks of a workspace (``--resync``)."""
+    """Seconds between two listings of each provider's workspaces (``--resync``), which
+    catch what the runtime's events did not say."""
     call_timeout: float = 120.0
     """How long one provider call may take before it counts as failed (and is retried)."""
     timeouts: workspace.Timeouts = dataclasses.field(default_factory=workspace.Timeouts)
@@ -59,10 +61,28 @@ class Context:
     access: accessstate.AccessState = dataclasses.field(default_factory=accessstate.AccessState)
     """Membership → RBAC (:mod:`controller.access`) and GitHub (:mod:`controller.githubsync`)."""
     background: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
+    workspaces: dict[str, Workspace] = dataclasses.field(default_factory=dict)
+    """uid → the Workspace as the last watch event showed it (what a listing is compared
+    with, and what a change of the runtime or of a Secret is matched to)."""
+    checks: checks.Checks = dataclasses.field(default_factory=checks.Checks)
+    """Workspaces to look at again (:mod:`controller.checks`)."""
+    slots: slots.FairSlots = dataclasses.field(default_factory=slots.FairSlots)
+    """Provider actions at once, bounded and fair (:mod:`controller.slots`)."""
+    fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
+    """uid → the fingerprint of the agent's report the status was last computed from."""
+    secret_versions: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    """(namespace, name) → resourceVersion of a Secret as the controller last read it (or
+    saw it listed at start): an event of that version changes nothing."""
+    relists: dict[str, asyncio.Event] = dataclasses.field(default_factory=dict)
+    """provider → set to ask for a listing now (its event stream (re)connected)."""
+    settling: set[str] = dataclasses.field(default_factory=set)
+    """uids whose runtime event waits a moment before their closer look."""
+    report_wakeups: dict[str, asyncio.Event] = dataclasses.field(default_factory=dict)
+    """uid → set when the agent of a followed workspace wrote a report."""
 
     @contextlib.asynccontextmanager
     async def lock(self, uid: str) -> AsyncIterator[None]:
-        """One reconcile of a workspace at a time (handlers and the resync timer)."""
+        """One reconcile of a workspace at a time (handlers, checks, the agent's follower)."""
         lock = self.locks.setdefault(uid, asyncio.Lock())
         async with lock:
             yield

@@ -1,11 +1,14 @@
 """Following a starting workspace's agent: while a running workspace's agent has work in
-progress for the current generation, a task reads its report every quarter of a second
-(every second from ten seconds after the start or change on) and writes the status when
-the report changed (no write otherwise)."""
+progress for the current generation, a task reads its report when the agent writes one
+(the provider's :meth:`~providers.base.Provider.subscribe` says so; a provider that does not
+report reports is asked every quarter of a second, every second from ten seconds after the
+start or change on) and writes the status when the report changed (no write otherwise), and
+brings the status up to date every few seconds all the same (deadlines)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import time
 from typing import cast
@@ -36,6 +39,7 @@ def follow_if_needed(
     now = time.monotonic()
     ctx.follow_until[uid] = now + ctx.follow_limit
     ctx.fast_until[uid] = now + ctx.agent_fast_window
+    ctx.report_wakeups.setdefault(uid, asyncio.Event())
     task = ctx.followers.get(uid)
     if task is not None and not task.done():
         return
@@ -49,6 +53,7 @@ def unfollow(ctx: Context, uid: str) -> None:
     task = ctx.followers.pop(uid, None)
     ctx.follow_until.pop(uid, None)
     ctx.fast_until.pop(uid, None)
+    ctx.report_wakeups.pop(uid, None)
     if task is not None and task is not asyncio.current_task():
         task.cancel()
 
@@ -59,20 +64,26 @@ FOLLOW_REFRESH_SECONDS = 5.0
 
 
 async def _follow_agent(ctx: Context, ref: base.WorkspaceRef, provider_name: str) -> None:
-    """Read the agent's report every ``ctx.agent_poll`` seconds (``agent_poll_fast`` at
-    first); when it changed, bring the status up to date (one GET, one inspect, a patch
-    only when something changed). Ends when the agent has settled, the workspace stops or
-    goes, or after ``ctx.follow_limit`` seconds without news (the resync timer keeps
-    reading the report)."""
+    """Read the agent's report when it wrote one (or every ``ctx.agent_poll`` seconds,
+    ``agent_poll_fast`` at first, from a provider that does not report reports); when it
+    changed, bring the status up to date (one GET, one inspect, a patch only when something
+    changed). Ends when the agent has settled, the workspace stops or goes, or after
+    ``ctx.follow_limit`` seconds without news (the resync listing keeps an eye on it)."""
     uid = ref.uid
     last_fingerprint: str | None = None
     last_refresh = 0.0
     bound = logconfig.for_resource(log, namespace=ref.namespace, name=ref.name, kind="Workspace")
     try:
         while time.monotonic() < ctx.follow_until.get(uid, 0.0):
-            fast = time.monotonic() < ctx.fast_until.get(uid, 0.0)
-            await asyncio.sleep(ctx.agent_poll_fast if fast else ctx.agent_poll)
             provider = await ctx.providers.get(provider_name)
+            if provider.reports_changes:
+                wakeup = ctx.report_wakeups.setdefault(uid, asyncio.Event())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), FOLLOW_REFRESH_SECONDS)
+                wakeup.clear()
+            else:
+                fast = time.monotonic() < ctx.fast_until.get(uid, 0.0)
+                await asyncio.sleep(ctx.agent_poll_fast if fast else ctx.agent_poll)
             raw = await asyncio.wait_for(provider.read_report(ref), ctx.call_timeout)
             fingerprint = workspace.report_fingerprint(raw)
             now = time.monotonic()

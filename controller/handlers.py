@@ -3,10 +3,13 @@
 Reconcilers decide (``reconcilers/``), providers act (``providers/``); the handlers connect
 kopf's causes to them and write the result back, a module per kind of work:
 
-- :mod:`controller.workspaces` — Workspace create / update / resume, the resync timer,
-  delete, every watch event; with :mod:`controller.steps` (credentials, acting, the agent's
-  report, the status write) and :mod:`controller.follower` (the agent's report while it
-  starts);
+- :mod:`controller.workspaces` — Workspace create / update / resume, delete, every watch
+  event, and the closer look at one workspace; with :mod:`controller.steps` (credentials,
+  acting, the agent's report, the status write) and :mod:`controller.follower` (the agent's
+  report while it starts);
+- :mod:`controller.runtime` — each provider's changes and listings, which ask for closer
+  looks (:mod:`controller.checks`); :mod:`controller.secretwatch` — Secrets;
+  :mod:`controller.slots` — provider actions at once, bounded and fair;
 - :mod:`controller.organizations` — Organization and Team;
 - :mod:`controller.access` — membership → RBAC, on every change that can change it (with
   :mod:`controller.githubsync`, members read from GitHub); Invitations;
@@ -24,18 +27,19 @@ from api.invitation import Invitation
 from api.organization import Organization
 from api.team import Team
 from api.workspace import Workspace
-from controller import access, lifecycle, organizations, workspaces
+from controller import access, lifecycle, organizations, secretwatch, workspaces
 
 WORKSPACES = (meta.GROUP, meta.VERSION, Workspace.RESOURCE.plural)
 ORGANIZATIONS = (meta.GROUP, meta.VERSION, Organization.RESOURCE.plural)
 TEAMS = (meta.GROUP, meta.VERSION, Team.RESOURCE.plural)
 INVITATIONS = (meta.GROUP, meta.VERSION, Invitation.RESOURCE.plural)
+SECRETS = ("", "v1", "secrets")
 
 #: The finalizer kopf keeps on every Workspace until its container and home are deleted.
 FINALIZER = f"{meta.GROUP}/workspace-cleanup"
 
 
-def register(reg: kopf.OperatorRegistry, *, resync: float) -> None:
+def register(reg: kopf.OperatorRegistry) -> None:
     """Register every handler of the controller in ``reg``."""
     kopf.on.startup(registry=reg)(lifecycle.startup)
     kopf.on.cleanup(registry=reg)(lifecycle.cleanup)
@@ -56,9 +60,6 @@ def register(reg: kopf.OperatorRegistry, *, resync: float) -> None:
         organizations.organization_deleted
     )
     kopf.on.delete(*TEAMS, id="deleted", optional=True, registry=reg)(organizations.team_deleted)
-    kopf.timer(*WORKSPACES, id="resync", interval=resync, initial_delay=resync, registry=reg)(
-        workspaces.resync_workspace
-    )
     kopf.on.event(*WORKSPACES, id="observe", registry=reg)(workspaces.workspace_event)
     kopf.on.event(*TEAMS, id="observe", registry=reg)(organizations.team_event)
     # Membership → RBAC: every change that can change who may do what marks the organization.
@@ -66,3 +67,4 @@ def register(reg: kopf.OperatorRegistry, *, resync: float) -> None:
     kopf.on.event(*TEAMS, id="access", registry=reg)(access.namespaced_event)
     kopf.on.event(*INVITATIONS, id="access", registry=reg)(access.namespaced_event)
     kopf.on.event(*WORKSPACES, id="access", registry=reg)(access.workspace_event)
+    kopf.on.event(*SECRETS, id="follow", registry=reg)(secretwatch.secret_event)

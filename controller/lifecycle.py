@@ -1,27 +1,36 @@
 """The controller's start and stop: the background work beside kopf's handlers (the orphan
-sweep, the organizations' counts, the access rules, the reads from GitHub), started at
-kopf's startup and cancelled at its cleanup."""
+sweep, the organizations' counts, the access rules, the reads from GitHub, following each
+provider's changes and listing its workspaces, the queue of workspaces to look at),
+started at kopf's startup and cancelled at its cleanup."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+from collections.abc import Coroutine
 from typing import Any
 
-from controller import access, githubsync, metrics, organizations, orphans
+from controller import access, githubsync, metrics, organizations, orphans, runtime
 from controller.context import Context
 
 
 async def startup(memo: Context, **_: Any) -> None:
-    """Start the background work: the orphan sweep and the organizations' counts."""
+    """Start the background work (see the module docstring)."""
     ctx = memo
     metrics.known_providers(ctx.providers.available())
-    ctx.background.append(asyncio.create_task(orphans.sweep_until_done(ctx), name="orphan sweep"))
-    ctx.background.append(
-        asyncio.create_task(organizations.organizations_loop(ctx), name="organizations")
-    )
-    ctx.background.append(asyncio.create_task(access.access_loop(ctx), name="access"))
-    ctx.background.append(asyncio.create_task(githubsync.github_loop(ctx), name="github"))
+
+    def start(work: Coroutine[Any, Any, None], name: str) -> None:
+        ctx.background.append(asyncio.create_task(work, name=name))
+
+    start(orphans.sweep_until_done(ctx), "orphan sweep")
+    start(organizations.organizations_loop(ctx), "organizations")
+    start(access.access_loop(ctx), "access")
+    start(githubsync.github_loop(ctx), "github")
+    start(ctx.checks.run(functools.partial(runtime.check, ctx)), "checks")
+    for name in ctx.providers.available():
+        start(runtime.follow_changes(ctx, name), f"changes of {name}")
+        start(runtime.relist_loop(ctx, name), f"listings of {name}")
 
 
 async def cleanup(memo: Context, **_: Any) -> None:

@@ -78,12 +78,14 @@ def operator_settings() -> kopf.OperatorSettings:
 async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: str) -> int:
     """Run the operator until SIGINT/SIGTERM; the exit code."""
     credentials = login.load(kubeconfig)
-    # kopf logs every handler's success at INFO, the resync timer's and the watch-event
-    # handlers' included: one line per workspace per resync. The controller logs what
-    # matters itself (phase changes, failures, drift, deletions, orphans).
+    # kopf logs every handler's success at INFO, the watch-event handlers' included: one
+    # line per watch event. The controller logs what matters itself (phase changes,
+    # failures, drift, deletions, orphans).
     kopf_objects = logging.getLogger("kopf.objects")
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
         kopf_objects.setLevel(logging.WARNING)
+        # NB: watchfiles says "1 change detected" at INFO for every agent report.
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     log.info(
         "controller starting",
         server=credentials.server,
@@ -102,7 +104,7 @@ async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: 
         public_host=socket.gethostname() or "localhost",
     )
     registry = kopf.OperatorRegistry()
-    handlers.register(registry, resync=resync_seconds)
+    handlers.register(registry)
 
     def login_handler(**_: Any) -> kopf.ConnectionInfo:
         return login.connection_info(login.load(kubeconfig))

@@ -6,7 +6,11 @@
   or ``running: true``) until it is Ready and running;
 - ``wws_reconcile_total{kind,result}`` — reconciles by kind and result (``ok``, ``retry``:
   failed and retried later, ``error``: a bug);
-- ``wws_reconcile_seconds{kind}`` — how long reconciles take.
+- ``wws_reconcile_seconds{kind}`` — how long reconciles take;
+- ``wws_runtime_changes_total{provider,kind}`` — changes the runtimes reported (``workspace``,
+  ``report``, ``connected``: a (re)connected event stream);
+- ``wws_relist_seconds{provider}`` — how long one listing of a provider's workspaces (and
+  its comparison with the statuses) takes.
 
 Plus the client library's default process metrics (``process_resident_memory_bytes``, ...).
 """
@@ -38,6 +42,18 @@ WORKSPACE_START_SECONDS = Histogram(
     "From asking a workspace to run (apply, running: true) until it is Ready and running.",
     ["provider"],
     buckets=(0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300, 600),
+)
+
+RUNTIME_CHANGES = Counter(
+    "wws_runtime_changes_total",
+    "Changes the runtimes reported, by provider and kind (workspace, report, connected).",
+    ["provider", "kind"],
+)
+RELIST_SECONDS = Histogram(
+    "wws_relist_seconds",
+    "How long one listing of a provider's workspaces and its comparison take.",
+    ["provider"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 
 

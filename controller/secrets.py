@@ -2,8 +2,9 @@
 (made when missing).
 
 - ``spec.github.tokenSecretRef`` names a Secret in the workspace's namespace and a key in it
-  (default ``token``). It is read at every reconcile and resync, so a rotated token reaches
-  the workspace within a resync period. A missing Secret or key is no error of the
+  (default ``token``). It is read at every reconcile, and again whenever the Secret changes
+  (the controller watches Secrets), so a rotated token reaches the workspace within
+  seconds. A missing Secret or key is no error of the
   reconcile: the workspace runs without GitHub credentials and GitHubReady says why
   (reasons ``SecretNotFound``, ``KeyNotFound``, ``EmptyToken``, ``InvalidToken``).
 - ``<workspace>-code-server`` (key ``password``) holds code-server's password. The
@@ -37,6 +38,21 @@ PASSWORD_BYTES = 24
 """Random bytes of a new code-server password (32 URL-safe characters)."""
 
 
+#: (namespace, name) → resourceVersion of each Secret as last read or written here: the
+#: controller's Secret watch skips events of versions the workspaces have already.
+Seen = dict[tuple[str, str], str]
+
+
+def _remember(seen: Seen | None, secret: dict[str, Any] | None, namespace: str, name: str) -> None:
+    if seen is None:
+        return
+    version = ((secret or {}).get("metadata") or {}).get("resourceVersion")
+    if version:
+        seen[(namespace, name)] = str(version)
+    else:
+        seen.pop((namespace, name), None)
+
+
 class SecretProblem(RuntimeError):
     """A Secret the workspace needs cannot be read or made; the message names it (never a
     value) and is fit for ``status.message``."""
@@ -51,11 +67,16 @@ def secret_path(namespace: str, name: str = "") -> str:
     return f"{path}/{name}" if name else path
 
 
-async def _get(api: kubeapi.KubeApi, namespace: str, name: str) -> dict[str, Any] | None:
+async def _get(
+    api: kubeapi.KubeApi, namespace: str, name: str, seen: Seen | None = None
+) -> dict[str, Any] | None:
     try:
-        return await api.request("GET", secret_path(namespace, name))
+        secret = await api.request("GET", secret_path(namespace, name))
+        _remember(seen, secret, namespace, name)
+        return secret
     except kubeapi.ApiError as error:
         if error.status == 404:
+            _remember(seen, None, namespace, name)
             return None
         raise SecretProblem(
             "SecretUnreadable", f"secret {namespace}/{name} cannot be read: HTTP {error.status}"
@@ -82,7 +103,9 @@ def _value(secret: dict[str, Any], key: str) -> str | None:
     return None
 
 
-async def github_token(api: kubeapi.KubeApi, ws: Workspace) -> reconciler.GitHubToken:
+async def github_token(
+    api: kubeapi.KubeApi, ws: Workspace, seen: Seen | None = None
+) -> reconciler.GitHubToken:
     """The owner's GitHub token from ``spec.github.tokenSecretRef``, or why there is none.
     Raises :class:`SecretProblem` only when the API server cannot be asked."""
     github = ws.spec.github
@@ -91,7 +114,7 @@ async def github_token(api: kubeapi.KubeApi, ws: Workspace) -> reconciler.GitHub
     namespace = ws.metadata.namespace or ""
     ref = github.token_secret_ref
     where = f"secret {namespace}/{ref.name}"
-    secret = await _get(api, namespace, ref.name)
+    secret = await _get(api, namespace, ref.name, seen)
     if secret is None:
         return reconciler.GitHubToken(
             reason="SecretNotFound",
@@ -138,14 +161,16 @@ def _encoded(text: str) -> str:
     return base64.b64encode(text.encode()).decode()
 
 
-async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str, bool]:
+async def code_server_password(
+    api: kubeapi.KubeApi, ws: Workspace, seen: Seen | None = None
+) -> tuple[str, bool]:
     """code-server's password from ``<workspace>-code-server``, made when missing; and
     whether the Secret was made (or repaired) now. Raises :class:`SecretProblem`."""
     namespace = ws.metadata.namespace or ""
     name = reconciler.code_server_secret_name(ws.metadata.name)
     key = reconciler.CODE_SERVER_PASSWORD_KEY
     uid = ws.metadata.uid or ""
-    secret = await _get(api, namespace, name)
+    secret = await _get(api, namespace, name, seen)
     if secret is None:
         password = _new_password()
         body = {
@@ -174,7 +199,8 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
             "data": {key: _encoded(password)},
         }
         try:
-            await api.request("POST", secret_path(namespace), body=body)
+            made = await api.request("POST", secret_path(namespace), body=body)
+            _remember(seen, made, namespace, name)
             return password, True
         except kubeapi.ApiError as error:
             if error.status != 409:
@@ -186,7 +212,7 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
             raise SecretProblem(
                 "SecretNotCreated", f"secret {namespace}/{name} cannot be created: {error}"
             ) from None
-        secret = await _get(api, namespace, name)  # made meanwhile by someone else
+        secret = await _get(api, namespace, name, seen)  # made meanwhile by someone else
         if secret is None:
             raise SecretProblem("SecretNotCreated", f"secret {namespace}/{name} keeps vanishing")
     try:
@@ -203,12 +229,13 @@ async def code_server_password(api: kubeapi.KubeApi, ws: Workspace) -> tuple[str
         )
     password = _new_password()
     try:
-        await api.request(
+        repaired = await api.request(
             "PATCH",
             secret_path(namespace, name),
             body={"data": {key: _encoded(password)}},
             content_type="application/merge-patch+json",
         )
+        _remember(seen, repaired, namespace, name)
     except kubeapi.ApiError as error:
         raise SecretProblem(
             "SecretNotCreated", f"secret {namespace}/{name} cannot be repaired: HTTP {error.status}"

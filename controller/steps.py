@@ -38,8 +38,8 @@ class Credentials:
 async def credentials(ctx: Context, body: kopf.Body, ws: Workspace) -> Credentials:
     """The GitHub token and code-server's password (made when missing), as the agent's
     config files. Raises :class:`secrets.SecretProblem` when the API server cannot be asked."""
-    github = await secrets.github_token(ctx.api, ws)
-    password, made = await secrets.code_server_password(ctx.api, ws)
+    github = await secrets.github_token(ctx.api, ws, ctx.secret_versions)
+    password, made = await secrets.code_server_password(ctx.api, ws, ctx.secret_versions)
     if made:
         name = workspace.code_server_secret_name(ws.metadata.name)
         bound(body, "Workspace").info("code-server password secret made", secret=name)
@@ -51,13 +51,17 @@ async def credentials(ctx: Context, body: kopf.Body, ws: Workspace) -> Credentia
 
 
 async def act(ctx: Context, ws: Workspace, plan: workspace.Plan) -> workspace.Outcome:
-    """Do what ``plan`` says through the workspace's provider; never raises."""
+    """Do what ``plan`` says through the workspace's provider, in one of its slots (bounded
+    and fair between organizations: :mod:`controller.slots`); never raises."""
     provider: base.Provider | None = None
     try:
         provider = await ctx.providers.get(ws.spec.provider.value)
-        if plan.restart:
-            await asyncio.wait_for(provider.stop(plan.ref), ctx.call_timeout)
-        observed = await asyncio.wait_for(provider.ensure(plan.desired), ctx.call_timeout)
+        async with ctx.slots.hold(
+            provider=provider.name, host=provider.host, organization=plan.ref.organization
+        ):
+            if plan.restart:
+                await asyncio.wait_for(provider.stop(plan.ref), ctx.call_timeout)
+            observed = await asyncio.wait_for(provider.ensure(plan.desired), ctx.call_timeout)
         return workspace.Outcome(observed)
     except Exception as error:  # every failure becomes a condition and a retry
         failure = workspace.failure_of(error, timeout=ctx.call_timeout)
@@ -88,6 +92,7 @@ async def read_agent(ctx: Context, ws: Workspace, outcome: workspace.Outcome) ->
     except Exception as error:
         bound(ws.to_dict(), "Workspace").warning("agent report not read", error=str(error))
         return outcome
+    ctx.fingerprints[ws.metadata.uid or ""] = workspace.report_fingerprint(raw)
     return dataclasses.replace(outcome, agent=workspace.agent_snapshot(raw))
 
 

@@ -7,16 +7,19 @@
   code-server's password from the Secret ``<workspace>-code-server`` (made when missing;
   :mod:`controller.secrets`). After ``ensure`` the agent's report is read and merged into
   the status; while the agent has work in progress, :mod:`controller.follower` follows it.
-- a timer every ``--resync`` seconds → :func:`resync_workspace`: asks the provider what it
-  sees; a container stopped or removed behind WWS's back is started or re-created, with a
-  Warning event (reason Drift) that says what happened. A converged workspace gets its
-  Secrets read again (new files reach the agent in place) and its report read.
+- a closer look → :func:`resync_workspace`, when :mod:`controller.runtime` asks for one (the
+  runtime reported a change, a listing found the workspace not as its status says, its agent
+  wrote a report, a Secret it reads changed): asks the provider what it sees; a container
+  stopped or removed behind WWS's back is started or re-created, with a Warning event
+  (reason Drift) that says what happened. A converged workspace gets its report read (and
+  its Secrets, after a Secret changed: new files reach the agent in place).
 - delete → :func:`delete_workspace`: ``provider.delete`` (container and home), then kopf
   releases the finalizer ``wws.dev/workspace-cleanup``; from any state, Failed included.
   While the provider cannot delete, the status and a Warning event say why, and the
   deletion is retried with backoff (never given up; see the status message for how to
   give up by hand).
-- every watch event → the ``wws_workspaces`` gauge and the organizations' counts.
+- every watch event → the cache of Workspaces, the ``wws_workspaces`` gauge and the
+  organizations' counts.
 
 The status is written as the smallest merge patch from the current status (nothing when
 nothing changed), through the API while the workspace's lock is held, so that the
@@ -31,11 +34,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import datetime
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pydantic
@@ -147,28 +151,36 @@ async def reconcile_workspace(
 
 
 async def _refresh(
-    ctx: Context, body: kopf.Body, ws: Workspace, plan: workspace.Plan, observed: base.Observed
+    ctx: Context,
+    body: kopf.Body,
+    ws: Workspace,
+    plan: workspace.Plan,
+    observed: base.Observed,
+    *,
+    credentials: bool,
 ) -> None:
-    """The resync of a converged workspace: Secrets read again (a new token reaches the
-    agent), the agent's report read, the status brought up to date (usually no write)."""
+    """A closer look at a converged workspace: with ``credentials``, its Secrets read again
+    (a new token reaches the agent); the agent's report read, the status brought up to date
+    (usually no write)."""
     began = datetime.datetime.now(datetime.UTC)
     uid = ws.metadata.uid or ""
     outcome = workspace.Outcome(observed)
-    try:
-        credentials = await steps.credentials(ctx, body, ws)
-    except secrets.SecretProblem as problem:
-        outcome = workspace.Outcome(observed, workspace.Failure(problem.reason, str(problem)))
-    else:
-        outcome = dataclasses.replace(outcome, github=credentials.github)
-        digest = workspace.files_digest(credentials.files)
-        if ctx.config_digests.get(uid) != digest:
-            # NB: ensure() of a converged workspace only rewrites the agent's files.
-            acted = await steps.act(ctx, ws, workspace.plan(ws, config_files=credentials.files))
-            if acted.failure is None:
-                ctx.config_digests[uid] = digest
-                outcome = dataclasses.replace(outcome, observed=acted.observed)
-            else:
-                outcome = dataclasses.replace(acted, github=credentials.github)
+    if credentials:
+        try:
+            found = await steps.credentials(ctx, body, ws)
+        except secrets.SecretProblem as problem:
+            outcome = workspace.Outcome(observed, workspace.Failure(problem.reason, str(problem)))
+        else:
+            outcome = dataclasses.replace(outcome, github=found.github)
+            digest = workspace.files_digest(found.files)
+            if ctx.config_digests.get(uid) != digest:
+                # NB: ensure() of a converged workspace only rewrites the agent's files.
+                acted = await steps.act(ctx, ws, workspace.plan(ws, config_files=found.files))
+                if acted.failure is None:
+                    ctx.config_digests[uid] = digest
+                    outcome = dataclasses.replace(outcome, observed=acted.observed)
+                else:
+                    outcome = dataclasses.replace(acted, github=found.github)
     outcome = await steps.read_agent(ctx, ws, outcome)
     status = workspace.status_after(
         ws, plan, outcome, at=conditions.now(), timeouts=ctx.timeouts, public_host=ctx.public_host
@@ -177,29 +189,39 @@ async def _refresh(
     follower.follow_if_needed(ctx, ws, plan, status)
 
 
-async def resync_workspace(body: kopf.Body, memo: Context, **_: Any) -> None:
-    """The timer: find drift and put it right; retry what is not Ready yet; read the
-    Secrets and the agent's report again."""
-    ctx = memo
+async def resync_workspace(
+    ctx: Context, *, namespace: str, name: str, uid: str, credentials: bool = False
+) -> None:
+    """A closer look (asked for by a runtime event, a listing, the agent or a Secret): find
+    drift and put it right; retry what is not Ready yet; bring the status up to date
+    (written only when it changed). ``credentials``: read the Secrets again too. The
+    Workspace is read under its lock, so what a reconcile just wrote is seen."""
     started = time.monotonic()
-    try:
-        ws = Workspace.model_validate(body)
-    except pydantic.ValidationError:
-        return  # the handlers have said so in the status
-    if ws.metadata.deletion_timestamp is not None:
-        return
-    plan = workspace.plan(ws)
     result = "ok"
-    async with ctx.lock(ws.metadata.uid or ""):
+    async with ctx.lock(uid):
+        path = kubeapi.custom_path(Workspace, namespace=namespace, name=name)
+        try:
+            body = kopf.Body(cast(kopf.RawBody, await ctx.api.request("GET", path)))
+            ws = Workspace.model_validate(body)
+        except kubeapi.ApiError as error:
+            if error.status == 404:
+                return
+            raise
+        except pydantic.ValidationError:
+            return  # the handlers have said so in the status
+        if ws.metadata.uid != uid or ws.metadata.deletion_timestamp is not None:
+            return
+        plan = workspace.plan(ws)
         try:
             provider = await ctx.providers.get(ws.spec.provider.value)
             observed = await asyncio.wait_for(provider.observe(plan.ref), ctx.call_timeout)
         except Exception:
             observed = None
         drift = workspace.drift(plan, ws.status, observed) if observed is not None else None
+        converged = workspace.container_converged(ws, plan, observed)
         try:
-            if workspace.container_converged(ws, plan, observed) and observed is not None:
-                await _refresh(ctx, body, ws, plan, observed)
+            if converged and observed is not None:
+                await _refresh(ctx, body, ws, plan, observed, credentials=credentials)
             else:
                 if drift is not None:
                     bound(body, "Workspace").warning("drift", drift=drift)
@@ -237,12 +259,18 @@ async def delete_workspace(
     try:
         async with ctx.lock(ref.uid):
             provider = await ctx.providers.get(provider_name)
-            await asyncio.wait_for(provider.delete(ref), ctx.call_timeout)
+            async with ctx.slots.hold(
+                provider=provider.name, host=provider.host, organization=ref.organization
+            ):
+                await asyncio.wait_for(provider.delete(ref), ctx.call_timeout)
             # NB: a provider switch cut short leaves the home where it ran before
             runtime = ((body.get("status") or {}).get("runtime") or {}).get("provider")
             if runtime and runtime != provider_name and runtime in ctx.providers.available():
                 previous = await ctx.providers.get(str(runtime))
-                await asyncio.wait_for(previous.delete(ref), ctx.call_timeout)
+                async with ctx.slots.hold(
+                    provider=previous.name, host=previous.host, organization=ref.organization
+                ):
+                    await asyncio.wait_for(previous.delete(ref), ctx.call_timeout)
             if await secrets.delete_code_server_secret(
                 ctx.api, namespace=ref.namespace, name=ref.name, uid=ref.uid
             ):
@@ -272,16 +300,25 @@ async def delete_workspace(
 
 
 async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
-    """Every watch event: the phase gauge, and a nudge to recount the organizations."""
+    """Every watch event: the cache of Workspaces (what listings and Secrets are matched
+    to), the phase gauge, and a nudge to recount the organizations."""
     ctx = memo
     ctx.keep_indexes(kwargs)
     uid = body.metadata.uid or ""
     provider = str((body.get("spec") or {}).get("provider") or meta.Provider.PODMAN.value)
     if kwargs.get("type") == "DELETED":
+        ctx.workspaces.pop(uid, None)
+        ctx.fingerprints.pop(uid, None)
         metrics.workspace_gone(uid)
         follower.unfollow(ctx, uid)
         ctx.config_digests.pop(uid, None)
     else:
+        if ctx.checks.context is None:
+            ctx.checks.context = contextvars.copy_context()
+        try:
+            ctx.workspaces[uid] = Workspace.model_validate(body)
+        except pydantic.ValidationError:
+            ctx.workspaces.pop(uid, None)  # the handlers say so in its status
         phase = (body.get("status") or {}).get("phase")
         metrics.workspace_seen(uid, phase=phase, provider=provider)
     ctx.organizations_changed.set()

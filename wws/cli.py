@@ -246,7 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     controller_commands = controller.add_subparsers(dest="controller_command", required=True)
     run = controller_commands.add_parser("run", help="converge Workspaces onto providers")
     run.add_argument("--kubeconfig", help="default: $KUBECONFIG or ~/.kube/config")
-    run.add_argument("--resync", type=float, default=30.0, help="seconds between drift checks")
+    run.add_argument(
+        "--resync",
+        type=float,
+        default=30.0,
+        help="seconds between listings of each provider's workspaces (what events missed)",
+    )
     run.add_argument("--health-listen", default="127.0.0.1:8081", help="health + /metrics")
     run.set_defaults(handler=_controller_run)
 

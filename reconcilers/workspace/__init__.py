@@ -14,7 +14,8 @@ controller does it, see ``controller/workspaces.py``); a module per job:
 3. :func:`status_after` (:mod:`.status`, from :mod:`.steps`, :mod:`.agentside` and
    :mod:`.readiness`) — the new status: conditions, ``phase`` derived from them, ``message``,
    ``endpoints``, ``stopReason``, and the restart it acted on; :mod:`.announcing` says which
-   events that change is worth.
+   events that change is worth; :mod:`.attention` whether a listing or a report calls for
+   a closer look.
 
 Conditions, in this order (``status.message`` is the first failing one's message):
 
@@ -63,6 +64,7 @@ from reconcilers.workspace.agentside import (
     this_boot,
 )
 from reconcilers.workspace.announcing import REPORTED, Announcement, announcements, start_seconds
+from reconcilers.workspace.attention import needs_attention, report_needs_look
 from reconcilers.workspace.drift import container_converged, drift
 from reconcilers.workspace.outcome import (
     AgentSnapshot,
@@ -188,12 +190,14 @@ __all__ = [
     "human",
     "iso",
     "linux_user",
+    "needs_attention",
     "plan",
     "ports_of",
     "provisioning_status",
     "ready_condition",
     "ref_of",
     "report_fingerprint",
+    "report_needs_look",
     "required_agent_conditions",
     "sane_reason",
     "start_seconds",

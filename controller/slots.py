@@ -1,0 +1,127 @@
+"""Starts and deletes at once, bounded per provider and per host, and fair between
+organizations.
+
+Every provider action of a reconcile or a deletion holds a slot (:meth:`FairSlots.hold`).
+A slot is free when fewer than ``per_provider`` actions of its provider and fewer than
+``per_host`` actions on its host are under way. Who waits queues under their organization,
+and free slots go round the organizations in turn (first come, first served within one):
+one organization's 200 new workspaces take turns with another's single start, which waits
+for at most one action of each organization ahead of it in turn, never for the 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+from collections.abc import AsyncIterator
+
+#: Provider actions under way at once, per provider and per host, unless configured.
+PER_PROVIDER = 8
+PER_HOST = 8
+
+
+@dataclasses.dataclass(eq=False)
+class _Waiter:
+    provider: str
+    host: str
+    future: asyncio.Future[None]
+
+
+class FairSlots:
+    """See the module docstring."""
+
+    def __init__(self, *, per_provider: int = PER_PROVIDER, per_host: int = PER_HOST) -> None:
+        if per_provider < 1 or per_host < 1:
+            raise ValueError("a bound must be at least 1")
+        self.per_provider = per_provider
+        self.per_host = per_host
+        self._providers: collections.Counter[str] = collections.Counter()
+        self._hosts: collections.Counter[str] = collections.Counter()
+        self._queues: dict[str, collections.deque[_Waiter]] = {}
+        #: Organizations with someone waiting, whose turn is next first.
+        self._turns: collections.deque[str] = collections.deque()
+
+    def busy(self, *, provider: str = "", host: str = "") -> int:
+        """Actions under way of ``provider`` (or on ``host``)."""
+        return self._providers[provider] if provider else self._hosts[host]
+
+    def waiting(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    @contextlib.asynccontextmanager
+    async def hold(self, *, provider: str, host: str, organization: str) -> AsyncIterator[None]:
+        """A slot for one action of ``organization`` on ``provider`` at ``host``."""
+        await self._acquire(provider, host, organization)
+        try:
+            yield
+        finally:
+            self._release(provider, host)
+
+    def _fits(self, provider: str, host: str) -> bool:
+        return self._providers[provider] < self.per_provider and self._hosts[host] < self.per_host
+
+    def _take(self, provider: str, host: str) -> None:
+        self._providers[provider] += 1
+        self._hosts[host] += 1
+
+    def _release(self, provider: str, host: str) -> None:
+        self._providers[provider] -= 1
+        self._hosts[host] -= 1
+        self._grant()
+
+    async def _acquire(self, provider: str, host: str, organization: str) -> None:
+        if not self._turns and self._fits(provider, host):
+            self._take(provider, host)
+            return
+        waiter = _Waiter(provider, host, asyncio.get_running_loop().create_future())
+        queue = self._queues.get(organization)
+        if queue is None:
+            queue = self._queues[organization] = collections.deque()
+            self._turns.append(organization)
+        queue.append(waiter)
+        self._grant()
+        try:
+            await waiter.future
+        except asyncio.CancelledError:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self._release(provider, host)  # NB: granted just as the caller gave up
+            else:
+                self._forget(organization, waiter)
+            raise
+
+    def _forget(self, organization: str, waiter: _Waiter) -> None:
+        queue = self._queues.get(organization)
+        if queue is None:
+            return
+        with contextlib.suppress(ValueError):
+            queue.remove(waiter)
+        if not queue:
+            del self._queues[organization]
+            with contextlib.suppress(ValueError):
+                self._turns.remove(organization)
+        self._grant()
+
+    def _grant(self) -> None:
+        """Give free slots to the waiters, one organization after the other."""
+        granted = True
+        while granted and self._turns:
+            granted = False
+            for _ in range(len(self._turns)):
+                organization = self._turns[0]
+                queue = self._queues[organization]
+                waiter = next((w for w in queue if self._fits(w.provider, w.host)), None)
+                if waiter is None:
+                    self._turns.rotate(-1)
+                    continue
+                queue.remove(waiter)
+                self._take(waiter.provider, waiter.host)
+                waiter.future.set_result(None)
+                self._turns.popleft()
+                if queue:
+                    self._turns.append(organization)  # its next one after the others' turns
+                else:
+                    del self._queues[organization]
+                granted = True
+                break
