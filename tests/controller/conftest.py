@@ -47,6 +47,7 @@ class Controller:
     socket_path: Path
     health: str = field(default_factory=lambda: f"127.0.0.1:{free_port()}")
     process: subprocess.Popen[bytes] | None = None
+    resync: float = RESYNC
 
     @property
     def log_path(self) -> Path:
@@ -71,7 +72,7 @@ class Controller:
                     # NB: the controller's own identity, with only what deploy/ grants it.
                     str(self.store.kubeconfig_of("controller")),
                     "--resync",
-                    str(RESYNC),
+                    str(self.resync),
                     "--health-listen",
                     self.health,
                 ],
