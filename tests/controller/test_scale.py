@@ -15,15 +15,12 @@ from collections.abc import Iterator
 import pytest
 
 from providers.podman import service
-from tests.controller.conftest import (
-    Controller,
-    Kubectl,
-    eventually,
-    inspect,
-    podman,
-)
+from tests.controller.conftest import Controller, inspect
 from tests.controller.test_workspaces import container_of, events, workspace_yaml
+from tests.support.kubectl import Kubectl
+from tests.support.podman import podman
 from tests.support.storeproc import StoreProcess
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
