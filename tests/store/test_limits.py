@@ -12,9 +12,11 @@ import json
 import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.store.conftest import CRDS
@@ -123,6 +125,30 @@ def test_json_patch_copies_that_double_the_object_are_refused(api: Api, namespac
     assert "copy" in response.json()["message"]
     after = api.get_json(widgets(namespace, "doubling"))
     assert after["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+def test_the_store_keeps_answering_while_a_doubling_patch_is_refused(
+    api: Api, namespace: str
+) -> None:
+    """Forty doublings would ask for a terabyte: the patch is refused at its copy budget,
+    and /livez answers meanwhile."""
+    api.create(widgets(namespace), widget("forty", tags=["x" * 1000]))
+    operations = [{"op": "copy", "from": "/spec/tags", "path": "/spec/tags/-"}] * 40
+    result: dict[str, int] = {}
+
+    def patch() -> None:
+        result["status"] = api.patch(
+            widgets(namespace, "forty"), operations, JSON_PATCH
+        ).status_code
+
+    thread = threading.Thread(target=patch)
+    thread.start()
+    try:
+        with httpx.Client(verify=api.store.ssl_context(), timeout=5) as other:
+            assert other.get(api.store.url + "/livez").status_code == 200
+    finally:
+        thread.join(timeout=60)
+    assert result["status"] == 422
 
 
 # ------------------------------------------------------------------------ stored object size
