@@ -93,6 +93,16 @@ class Collector:
             finalizers = metadata.get("finalizers") or []
             if ORPHAN_FINALIZER in finalizers or FOREGROUND_FINALIZER in finalizers:
                 self.store.spawn(self._finish_owner(event.key))
+        # A dependent created (or given references) whose owners do not exist goes at once,
+        # as kube's collector does with such "virtual" owners.
+        references = _references(obj)
+        if (
+            event.type != DELETED
+            and references
+            and references != _references(event.previous)
+            and not metadata.get("deletionTimestamp")
+        ):
+            self.store.spawn(self._check_dependent(event.key))
         # A dependent that went (or dropped a reference) may be what an owner waited for.
         if event.previous is not None:
             namespace = event.previous["metadata"].get("namespace")
@@ -133,6 +143,11 @@ class Collector:
                 return info
         return None
 
+    def resolvable(self, ref: dict[str, Any]) -> bool:
+        """Whether the store serves the owner's kind at all (kube's collector keeps, and
+        retries, a dependent whose owner's kind it cannot resolve)."""
+        return self._info(str(ref.get("apiVersion", "")), str(ref.get("kind", ""))) is not None
+
     def _owner(self, ref: dict[str, Any], namespace: str | None) -> tuple[str, Entry] | None:
         """The key and entry of the owner a reference names; ``None`` when it is gone (or
         was replaced by another object of the same name)."""
@@ -162,7 +177,9 @@ class Collector:
         solid, dropped, waiting = [], [], []
         for ref in _references(obj):
             owner = self._owner(ref, namespace)
-            if owner is None:
+            if owner is None and not self.resolvable(ref):
+                solid.append(ref)  # a kind this store does not serve: never taken as gone
+            elif owner is None:
                 dropped.append(ref)
             elif _waiting(owner[1].obj):
                 waiting.append(ref)
@@ -205,6 +222,12 @@ class Collector:
                     name=metadata["name"],
                     error=str(error),
                 )
+
+    async def _check_dependent(self, key: str) -> None:
+        group, plural, _ = key.split("/", 2)
+        entry = self.store.bucket(group, plural).get(key)
+        if entry is not None:
+            await self._attempt_to_delete((group, plural, key), entry)
 
     async def _finish_owner(self, key: str) -> None:
         """An owner deleted with Orphan or Foreground: orphan or delete the dependents, then

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.store.conftest import CRDS
 from tests.support.kubeapi import Api, assert_status, widget, widgets
+from tests.support.storeproc import StoreProcess
 
 HOLD = "test.wws.dev/hold"
 
@@ -147,3 +150,52 @@ def test_bogus_propagation_policy_is_400(api: Api, namespace: str, where: str) -
     assert_status(response, 400, "BadRequest", "propagationPolicy")
     assert api.revision() == revision
     assert api.get(widgets(namespace, "stays")).status_code == 200
+
+
+def test_dependent_of_an_owner_that_never_existed_is_collected(api: Api, namespace: str) -> None:
+    ghost = widget("ghost")
+    ghost["metadata"]["uid"] = "00000000-0000-0000-0000-000000000000"
+    api.create(configmaps(namespace), owned_configmap("haunted", ghost))
+    eventually(gone(api, configmaps(namespace, "haunted")))
+
+
+def test_owner_of_a_kind_the_store_does_not_serve_keeps_its_dependent(
+    api: Api, namespace: str
+) -> None:
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "uid": "11111111-1111-1111-1111-111111111111"},
+    }
+    api.create(configmaps(namespace), owned_configmap("pod-child", pod))
+    time.sleep(0.5)
+    assert api.get(configmaps(namespace, "pod-child")).status_code == 200
+
+
+def test_foreground_deletion_survives_a_restart(tmp_path: Path) -> None:
+    store = StoreProcess(tmp_path / "store", crds_dir=CRDS).start()
+    try:
+        api = Api(store)
+        api.namespace("gc")
+        owner = api.create(widgets("gc"), widget("owner"))
+        blocking = owned_configmap("held", owner, block=True)
+        blocking["metadata"]["finalizers"] = [HOLD]
+        api.create(configmaps("gc"), blocking)
+        assert delete(api, widgets("gc", "owner"), "Foreground").status_code == 200
+        eventually(
+            lambda: bool(
+                api.get_json(configmaps("gc", "held"))["metadata"].get("deletionTimestamp")
+            )
+        )
+        api.close()
+    finally:
+        store.kill()
+    store.start()
+    try:
+        api = Api(store)
+        assert api.get(widgets("gc", "owner")).status_code == 200  # still waiting
+        api.patch_ok(configmaps("gc", "held"), {"metadata": {"finalizers": None}})
+        eventually(gone(api, widgets("gc", "owner")))
+        api.close()
+    finally:
+        store.stop()
