@@ -265,6 +265,28 @@ def test_workspace_matrix(kubectl: Kubectl, acme: str, policies: bool) -> None:
         if can_list != (ROLE[login] != "outsider"):
             wrong.append(f"{login} list: got {can_list}")
     assert wrong == [], "\n".join(wrong)
+    # finalizers are the controller's (and admins'): nobody else adds or removes one
+    finalizer = json.dumps({"metadata": {"finalizers": ["example.com/keep"]}})
+    for login, may in (("alice", True), ("mia", False), ("tina", False)):
+        workspace = "own-mia" if login == "mia" else "shared"
+        done = _write(
+            kubectl,
+            login,
+            "-n",
+            acme,
+            "patch",
+            "workspace",
+            workspace,
+            "--type=merge",
+            "-p",
+            finalizer,
+        )
+        assert done == may, login
+    # a team member starts a team workspace but cannot relabel it
+    relabel = json.dumps({"metadata": {"labels": {"x": "y"}}, "spec": {"running": True}})
+    assert not _write(
+        kubectl, "tom", "-n", acme, "patch", "workspace", "shared", "--type=merge", "-p", relabel
+    )
 
 
 OBJECT_RIGHTS: dict[str, set[str]] = {

@@ -302,8 +302,15 @@ spec: {{githubTeam: acme/nope}}
     kubectl.run(
         "patch", "organization", org, "--type=merge", "-p", '{"spec": {"github": {"org": "acme"}}}'
     )
-    team = _until(kubectl, ("-n", org, "team", "lost"), "GitHubSynced", reason="NotFound")
-    assert "/orgs/acme/teams/nope/members" in condition(team, "GitHubSynced")["message"]
+    eventually(
+        lambda: (
+            "/orgs/acme/teams/nope/members"
+            in condition(get(kubectl, "-n", org, "team", "lost"), "GitHubSynced").get("message", "")
+        ),
+        "the team's NotFound condition",
+    )
+    team = get(kubectl, "-n", org, "team", "lost")
+    assert condition(team, "GitHubSynced")["reason"] == "NotFound"
     bad = base64.b64encode(b"ghp_wrong").decode()
     kubectl.run(
         "-n",
