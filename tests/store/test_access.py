@@ -321,6 +321,28 @@ def test_escalation_is_refused(kubectl: Kubectl) -> None:
     assert kubectl.run("get", "rolebinding", "eve-root", "-n", acme, check=False).returncode != 0
 
 
+def test_escalate_and_bind_verbs_lift_the_check(kubectl: Kubectl) -> None:
+    acme = kubectl_ns(kubectl)
+    bind(kubectl, acme, "admin", "github:ike")
+    ike = ("--as", "github:ike", "-n", acme)
+    name = unique("lift")
+    # bind on cluster-admin: ike may bind it though he does not hold it
+    kubectl.run(
+        "create",
+        "clusterrole",
+        name,
+        "--verb=bind,escalate",
+        "--resource=clusterroles.rbac.authorization.k8s.io,roles.rbac.authorization.k8s.io",
+    )
+    kubectl.run("create", "clusterrolebinding", name, f"--clusterrole={name}", "--user=github:ike")
+    kubectl.run(
+        "create", "rolebinding", "root", "--clusterrole=cluster-admin", "--user=github:jo", *ike
+    )
+    # escalate on roles: he may write a Role with rights he lacks
+    kubectl.run("create", "role", "wide", "--verb=*", "--resource=namespaces", *ike)
+    assert can_i(kubectl, "delete", "configmaps", "-n", acme, "--as", "github:jo")
+
+
 def test_aggregated_cluster_roles(kubectl: Kubectl, tmp_path: Path) -> None:
     name = unique("wws-view")
     manifest: dict[str, Any] = {

@@ -180,3 +180,15 @@ def test_default_policy_of_wws_up_parses() -> None:
 
     parsed = policy.load(REPO / "deploy" / "audit-policy.yaml")
     assert parsed.omit_stages == ("RequestReceived",)
+
+
+def test_unauthenticated_requests_are_audited_without_a_user(audited: StoreProcess) -> None:
+    import httpx
+
+    with httpx.Client(base_url=audited.url, verify=audited.ssl_context()) as http:
+        response = http.get("/api/v1/namespaces", headers={"Authorization": "Bearer nope"})
+    assert response.status_code == 401
+    found = event(audited, response.headers["audit-id"])
+    assert found["user"] == {}
+    assert found["responseStatus"]["code"] == 401
+    assert found["verb"] == "list"
