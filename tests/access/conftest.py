@@ -91,10 +91,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
 def controller(
     store: StoreProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerProcess]:
-    # NB: the shipped roles first, as wws up applies them. The controller runs with the
-    # admin's kubeconfig until deploy/ ships the controller's own ClusterRole (issue 9).
+    # NB: the shipped roles first, as wws up applies them; then the controller runs as
+    # itself (wws:controller), with exactly deploy/controller and deploy/access.
     assert manifests.apply(store.kubeconfig, manifests.documents(manifests.SHIPPED)) == []
-    running = ControllerProcess(store.kubeconfig, tmp_path_factory.mktemp("controller")).start()
+    running = ControllerProcess(
+        store.kubeconfig_of("controller"), tmp_path_factory.mktemp("controller")
+    ).start()
     try:
         yield running
     finally:
