@@ -80,7 +80,17 @@ class ControllerProcess:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
-    process = StoreProcess(tmp_path_factory.mktemp("store"), crds_dir=REPO / "crds").start()
+    folder = tmp_path_factory.mktemp("store")
+    process = StoreProcess(
+        folder,
+        crds_dir=REPO / "crds",
+        extra_args=(
+            "--audit-log-path",
+            str(folder / "audit.log"),
+            "--audit-policy-file",
+            str(REPO / "deploy" / "audit-policy.yaml"),
+        ),
+    ).start()
     try:
         yield process
     finally:
@@ -154,3 +164,10 @@ spec:
     )
     yield name
     kubectl.run("delete", "organization", name, "--timeout=30s", check=False)
+
+
+def audit_events(store: StoreProcess) -> list[dict[str, Any]]:
+    """The store's audit log (audit.k8s.io/v1 Events, one JSON object a line)."""
+    path = store.data_dir / "audit.log"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [json.loads(line) for line in lines if line.strip()]

@@ -16,10 +16,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.access.conftest import apply, get
+from tests.access.conftest import apply, audit_events, get
 from tests.support.devgithub import ALICE_TOKEN, DevGitHub
 from tests.support.kubectl import Kubectl
 from tests.support.names import unique
@@ -586,6 +587,24 @@ def test_only_the_invitee_accepts_by_login(
         "github:oscar",
     )
     _wait_can(kubectl, acme, "oscar", True, "get", "workspaces")
+
+    # the audit log shows the acceptance as oscar's
+    def accepted() -> list[dict[str, Any]]:
+        return [
+            event
+            for event in audit_events(store)
+            if event.get("stage") == "ResponseComplete"
+            and event.get("objectRef", {}).get("resource") == "invitations"
+            and event.get("objectRef", {}).get("subresource") == "status"
+            and event.get("objectRef", {}).get("name") == "oscar"
+            and event.get("responseStatus", {}).get("code") == 200
+            and event.get("verb") == "patch"
+            and event.get("user", {}).get("username") != "wws:controller"
+        ]
+
+    events = eventually(accepted, "the acceptance in the audit log")
+    assert [e["impersonatedUser"]["username"] for e in events] == ["github:oscar"]
+    assert events[0]["requestObject"] == {"status": {"acceptedBy": "github:oscar"}}
     # once accepted, it cannot be taken over
     status, _ = _accept_as(store, acme, "oscar", "oscar", [], "github:mallory")
     assert status == 403
