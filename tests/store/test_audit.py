@@ -192,3 +192,68 @@ def test_unauthenticated_requests_are_audited_without_a_user(audited: StoreProce
     assert found["user"] == {}
     assert found["responseStatus"]["code"] == 401
     assert found["verb"] == "list"
+
+
+def test_policy_audit_action_and_annotations_reach_the_log(audited: StoreProcess) -> None:
+    api = Api(audited)
+    admission = "/apis/admissionregistration.k8s.io/v1"
+    name = unique("audit")
+    try:
+        namespace = api.namespace(unique("ns"))
+        api.create(
+            f"{admission}/validatingadmissionpolicies",
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicy",
+                "metadata": {"name": name},
+                "spec": {
+                    "matchConstraints": {
+                        "resourceRules": [
+                            {
+                                "apiGroups": ["test.wws.dev"],
+                                "apiVersions": ["*"],
+                                "operations": ["CREATE"],
+                                "resources": ["widgets"],
+                            }
+                        ],
+                        "objectSelector": {"matchLabels": {"audit": name}},
+                    },
+                    "matchConditions": [{"name": "small", "expression": "object.spec.size < 100"}],
+                    "validations": [{"expression": "object.spec.size < 3", "message": "big"}],
+                    "auditAnnotations": [
+                        {"key": "size", "valueExpression": "string(object.spec.size)"}
+                    ],
+                },
+            },
+        )
+        api.create(
+            f"{admission}/validatingadmissionpolicybindings",
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "ValidatingAdmissionPolicyBinding",
+                "metadata": {"name": name},
+                "spec": {"policyName": name, "validationActions": ["Audit"]},
+            },
+        )
+        body = widget("w", size=5)
+        body["metadata"]["labels"] = {"audit": name}
+        response = api.request("POST", widgets(namespace), json=body)
+        assert response.status_code == 201, response.text  # Audit only: allowed
+        unlabelled = api.request("POST", widgets(namespace), json=widget("v", size=5))
+        assert unlabelled.status_code == 201
+    finally:
+        api.delete(f"{admission}/validatingadmissionpolicybindings/{name}")
+        api.delete(f"{admission}/validatingadmissionpolicies/{name}")
+        api.close()
+    annotations = event(audited, response.headers["audit-id"])["annotations"]
+    assert annotations[f"{name}/size"] == "5"
+    [failure] = json.loads(annotations["validation.policy.admission.k8s.io/validation_failure"])
+    assert failure == {
+        "message": "big",
+        "policy": name,
+        "binding": name,
+        "expressionIndex": 0,
+        "validationActions": ["Audit"],
+    }
+    other = event(audited, unlabelled.headers["audit-id"]).get("annotations", {})
+    assert "validation.policy.admission.k8s.io/validation_failure" not in other
