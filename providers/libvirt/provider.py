@@ -28,7 +28,7 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import AsyncIterator, Collection, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
@@ -38,7 +38,7 @@ import prometheus_client
 
 from providers import agentfiles, base
 from providers.libvirt import acceleration as accel
-from providers.libvirt import bootfiles, daemon, disks, domain, naming, network
+from providers.libvirt import bootfiles, daemon, disks, domain, events, naming, network
 from providers.podman.folders import AgentFolders
 from wws import logconfig
 
@@ -81,6 +81,7 @@ class LibvirtProvider(base.Provider):
     """The ``kvm`` provider. ``data_dir`` is WWS's data dir (files go to ``<it>/kvm``)."""
 
     name = "kvm"
+    reports_changes = True
 
     def __init__(
         self,
@@ -175,6 +176,10 @@ class LibvirtProvider(base.Provider):
         self, ref: base.WorkspaceRef, source: Path, *, size_bytes: int = 0
     ) -> None:
         await asyncio.to_thread(self._import_home, ref, source, size_bytes)
+
+    async def subscribe(self) -> AsyncIterator[base.Change]:
+        async for change in events.subscribe(self.uri, self.folders):
+            yield change
 
     async def acceleration(self) -> accel.Decision:
         """This host's decision (probing once when needed)."""

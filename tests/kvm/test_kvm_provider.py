@@ -4,6 +4,7 @@ acceleration decision, failures with a way out, and libvirtd going away and back
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 import signal
@@ -128,6 +129,39 @@ def test_missing_kernel_says_how_to_fix_it(
     finally:
         run(provider.delete(desired.ref))
         run(provider.close())
+
+
+async def test_subscribe_reports_domain_events_and_agent_reports(
+    libvirt_ready: None, tmp_path: Path
+) -> None:
+    provider = LibvirtProvider(data_dir=tmp_path, start_daemon=False)
+    await provider.open()
+    uid = str(uuid.uuid4())
+    stream = provider.subscribe()
+    try:
+        first = await asyncio.wait_for(anext(stream), 30)
+        assert first.kind is base.ChangeKind.CONNECTED
+        # a domain of that name appears and goes (no need to boot it)
+        xml = (
+            f"<domain type='qemu'><name>{naming.domain_name(uid)}</name><memory>65536</memory>"
+            "<os><type arch='x86_64'>hvm</type></os></domain>"
+        )
+        conn = daemon.connect(daemon.DEFAULT_URI)
+        conn.defineXML(xml).undefine()
+        conn.close()
+        seen = [await asyncio.wait_for(anext(stream), 30) for _ in range(2)]
+        assert [(c.kind, c.uid, c.action) for c in seen] == [
+            (base.ChangeKind.WORKSPACE, uid, "defined"),
+            (base.ChangeKind.WORKSPACE, uid, "undefined"),
+        ]
+        status = provider.folders.status_dir(uid)
+        status.mkdir(parents=True)
+        (status / base.AGENT_REPORT_FILE).write_text("{}")
+        change = await asyncio.wait_for(anext(stream), 30)
+        assert (change.kind, change.uid) == (base.ChangeKind.REPORT, uid)
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+        await provider.close()
 
 
 def _libvirtd_pid() -> int | None:
