@@ -6,13 +6,21 @@ other and the internet (Debian, PyPI, npm for language installs), like the conta
 Podman's ``wws-org-<org>``.
 
 libvirt's own rules let a NAT network's guests open connections to any address the host
-routes to, which includes other organizations' container networks. So every packet that
-enters the host from a WWS bridge passes the chain :data:`CHAIN` of the ``raw`` table
-(before libvirt's and Podman's filter rules, which they re-insert at will): traffic to the
-organization's own subnet goes on; traffic to any other private, shared or link-local
-range (other organizations' VMs and containers, the host's private addresses, metadata
-services) is dropped. The host's public addresses and the internet stay reachable, as for
-a container.
+routes to, which includes other organizations' container networks; and Podman's rules
+accept (and masquerade) whatever its containers send, so a container could open
+connections into a VM network. So every packet entering the host passes the chain
+:data:`CHAIN` of the ``raw`` table (before libvirt's and Podman's filter rules, which they
+re-insert at will):
+
+- to an organization's subnet: on only when it comes from that organization's bridge
+  (its own VMs); from anywhere else (containers, other organizations' VMs) dropped;
+- from an organization's bridge to any other private, shared or link-local range (other
+  organizations' VMs and containers, the host's private addresses, metadata services):
+  dropped.
+
+The host itself still reaches the VMs (its packets do not pass PREROUTING), and the VMs
+reach the host's public addresses and the internet, as a container does. VMs and
+containers of the *same* organization are apart too (they are on different networks).
 """
 
 from __future__ import annotations
@@ -90,6 +98,7 @@ def apply_isolation(networks: dict[str, ipaddress.IPv4Network]) -> None:
     for bridge, subnet in sorted(networks.items()):
         # NB: in the order `iptables -S` prints a rule's options, so a current chain compares equal
         rules.append(["-d", str(subnet), "-i", bridge, "-j", "RETURN"])
+        rules.append(["-d", str(subnet), "-j", "DROP"])
         rules += [["-d", dest, "-i", bridge, "-j", "DROP"] for dest in PRIVATE]
     current = _iptables("-S", CHAIN).stdout.splitlines()
     wanted = [f"-A {CHAIN} " + " ".join(_canonical(rule)) for rule in rules]
@@ -98,8 +107,11 @@ def apply_isolation(networks: dict[str, ipaddress.IPv4Network]) -> None:
         for rule in rules:
             _iptables("-A", CHAIN, *rule)
         log.info("VM isolation rules written", networks=len(networks))
-    if _iptables("-C", "PREROUTING", "-i", "wwsbr+", "-j", CHAIN, check=False).returncode != 0:
-        _iptables("-I", "PREROUTING", "-i", "wwsbr+", "-j", CHAIN)
+    if _iptables("-C", "PREROUTING", "-j", CHAIN, check=False).returncode != 0:
+        _iptables("-I", "PREROUTING", "-j", CHAIN)
+    # NB: the jump of an earlier version, for VM bridges only
+    while _iptables("-D", "PREROUTING", "-i", "wwsbr+", "-j", CHAIN, check=False).returncode == 0:
+        pass
 
 
 def _canonical(rule: list[str]) -> list[str]:

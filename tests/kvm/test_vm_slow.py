@@ -167,6 +167,6 @@ def test_delete_removes_the_vm_and_its_disks(vm: VM) -> None:
     assert not vm.observe().home_exists
     assert not layout.home_disk(vm.ref.uid).exists()
     assert not layout.workspace_dir(vm.ref.uid).exists()
-    assert virsh("domstate", naming.domain_name(vm.ref.uid), check=False) == ""
+    assert virsh("domstate", naming.domain_name(vm.ref.uid), check=False).strip() == ""
     # the organization's network went with its last VM
     assert naming.network_name(vm.ref.organization) not in virsh("net-list", "--all", "--name")

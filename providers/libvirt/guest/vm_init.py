@@ -186,7 +186,8 @@ def main() -> None:
     os.set_blocking(wake_write, False)
     threading.Thread(target=watch_power_button, args=(wake_write,), daemon=True).start()
     init_pid: int | None = spawn(env)
-    log(f"wws-init started (pid {init_pid})")
+    uptime = read("/proc/uptime").split()[0]
+    log(f"wws-init started (pid {init_pid}) {uptime}s after the kernel")
     signal.set_wakeup_fd(wake_write)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {*stop_signals, signal.SIGCHLD})
     while True:
