@@ -11,8 +11,7 @@ from typing import Any
 
 import kopf
 
-from api.workspace import Workspace
-from controller import accessstate, checks, health, kubeapi, providerpool, slots
+from controller import accessstate, cache, checks, health, kubeapi, providerpool, slots
 from reconcilers import conditions, workspace
 from wws import logconfig
 
@@ -61,9 +60,8 @@ class Context:
     access: accessstate.AccessState = dataclasses.field(default_factory=accessstate.AccessState)
     """Membership → RBAC (:mod:`controller.access`) and GitHub (:mod:`controller.githubsync`)."""
     background: list[asyncio.Task[None]] = dataclasses.field(default_factory=list)
-    workspaces: dict[str, Workspace] = dataclasses.field(default_factory=dict)
-    """uid → the Workspace as the last watch event showed it (what a listing is compared
-    with, and what a change of the runtime or of a Secret is matched to)."""
+    workspaces: dict[str, cache.Cached] = dataclasses.field(default_factory=dict)
+    """uid → the Workspace as the last watch event showed it (:mod:`controller.cache`)."""
     checks: checks.Checks = dataclasses.field(default_factory=checks.Checks)
     """Workspaces to look at again (:mod:`controller.checks`)."""
     slots: slots.FairSlots = dataclasses.field(default_factory=slots.FairSlots)

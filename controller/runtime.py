@@ -26,6 +26,8 @@ import asyncio
 import contextlib
 import time
 
+import pydantic
+
 from controller import checks, metrics, workspaces
 from controller.context import Context
 from providers import base
@@ -128,9 +130,13 @@ async def relist(ctx: Context, name: str) -> int:
     listed = await asyncio.wait_for(provider.list(), ctx.call_timeout)
     now = conditions.now()
     asked = 0
-    for uid, ws in list(ctx.workspaces.items()):
-        if ws.spec.provider.value != name or ws.metadata.deletion_timestamp is not None:
+    for uid, cached in list(ctx.workspaces.items()):
+        if cached.provider != name or cached.deleting:
             continue
+        try:
+            ws = cached.model()
+        except pydantic.ValidationError:
+            continue  # the handlers say so in its status
         observed = listed.get(uid, _ABSENT)
         if workspace.needs_attention(ws, observed):
             ctx.checks.put(uid, checks.RESYNC)
@@ -152,14 +158,15 @@ async def check(ctx: Context, uid: str, reasons: frozenset[str]) -> None:
     if cached is None:
         return
     if reasons == {checks.REPORT}:
-        provider = await ctx.providers.get(cached.spec.provider.value)
-        raw = await provider.read_report(workspace.ref_of(cached))
+        provider = await ctx.providers.get(cached.provider)
+        ref = base.WorkspaceRef(cached.namespace, cached.name, uid, cached.namespace)
+        raw = await provider.read_report(ref)
         if workspace.report_fingerprint(raw) == ctx.fingerprints.get(uid):
             return  # NB: the heartbeat only
     await workspaces.resync_workspace(
         ctx,
-        namespace=cached.metadata.namespace or "",
-        name=cached.metadata.name,
+        namespace=cached.namespace,
+        name=cached.name,
         uid=uid,
         credentials=checks.SECRET in reasons,
     )

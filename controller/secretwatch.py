@@ -14,10 +14,8 @@ from typing import Any
 
 import kopf
 
-from api.workspace import Workspace
 from controller import checks
 from controller.context import Context
-from reconcilers import workspace
 
 
 async def secret_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
@@ -37,13 +35,6 @@ async def secret_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:
         return
     else:
         ctx.secret_versions[key] = version
-    for uid, ws in list(ctx.workspaces.items()):
-        if ws.metadata.namespace == namespace and name in _secrets_of(ws):
+    for uid, cached in list(ctx.workspaces.items()):
+        if cached.namespace == namespace and name in cached.secrets:
             ctx.checks.put(uid, checks.SECRET)
-
-
-def _secrets_of(ws: Workspace) -> set[str]:
-    names = {workspace.code_server_secret_name(ws.metadata.name)}
-    if ws.spec.github is not None:
-        names.add(ws.spec.github.token_secret_ref.name)
-    return names

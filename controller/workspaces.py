@@ -46,7 +46,7 @@ import pydantic
 
 from api import meta
 from api.workspace import Phase, Workspace
-from controller import follower, kubeapi, metrics, secrets, steps, switching
+from controller import cache, follower, kubeapi, metrics, secrets, steps, switching
 from controller.context import Context, bound, patch_status
 from providers import base, registry
 from reconcilers import conditions, workspace
@@ -315,10 +315,7 @@ async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None
     else:
         if ctx.checks.context is None:
             ctx.checks.context = contextvars.copy_context()
-        try:
-            ctx.workspaces[uid] = Workspace.model_validate(body)
-        except pydantic.ValidationError:
-            ctx.workspaces.pop(uid, None)  # the handlers say so in its status
+        ctx.workspaces[uid] = cache.entry(body)
         phase = (body.get("status") or {}).get("phase")
         metrics.workspace_seen(uid, phase=phase, provider=provider)
     ctx.organizations_changed.set()
