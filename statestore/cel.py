@@ -42,7 +42,8 @@ class _Budget:
 
 class CostExceeded(Exception):
     def __init__(self, scope: str) -> None:
-        super().__init__(scope)
+        # NB: cel-go's wording, which kube-apiserver passes on.
+        super().__init__("operation cancelled: actual cost limit exceeded")
         self.scope = scope  # "call" or "request"
 
 
@@ -77,7 +78,9 @@ class _CostedEvaluator(Evaluator):
         return nested
 
 
-class _CostedRunner(celpy.InterpretedRunner):
+class CostedRunner(celpy.InterpretedRunner):
+    """cel-python's interpreter with the run-time budgets (also for admission policies)."""
+
     def evaluate(self, context: Any) -> Any:
         evaluator = _CostedEvaluator(ast=self.ast, activation=self.new_activation())
         evaluator.call = _Budget(PER_CALL_VISITS)
@@ -90,7 +93,7 @@ class _CostedRunner(celpy.InterpretedRunner):
         return value
 
 
-_ENVIRONMENT = celpy.Environment(runner_class=_CostedRunner)
+_ENVIRONMENT = celpy.Environment(runner_class=CostedRunner)
 
 
 @contextlib.contextmanager

@@ -103,3 +103,16 @@ def test_a_run_time_budget_stops_one_rule_and_then_the_request() -> None:
         "Forbidden: validation failed due to running out of cost budget"
     )
     assert len(causes) <= 5
+
+
+def test_admission_expressions_are_bounded_too() -> None:
+    from statestore import celenv
+
+    program = celenv.compile_expression("object.all(x, object.all(y, x == y))")
+    assert program.evaluate({"object": celenv.to_cel(["a"] * 3)}) is True
+    try:
+        program.evaluate({"object": celenv.to_cel(["a"] * 500)})
+    except celenv.EvaluationError as error:
+        assert "actual cost limit exceeded" in str(error)
+    else:
+        raise AssertionError("an evaluation of 250,000 steps was not cut off")
