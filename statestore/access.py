@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from statestore import requestinfo, resources
+from statestore import accessmetrics, requestinfo, resources
 from statestore.admission import plugin as policy_plugin
 from statestore.authn.authenticator import Authenticator
 from statestore.authn.user import UserInfo
@@ -143,7 +143,9 @@ class AccessControl:
         )
         decision = self.rbac.authorize(attributes)
         if decision.allowed:
+            accessmetrics.AUTHORIZATION.labels("allowed").inc()
             return decision.reason
+        accessmetrics.AUTHORIZATION.labels("denied").inc()
         log.info(
             "access.forbidden",
             user=user.username,

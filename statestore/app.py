@@ -19,6 +19,7 @@ import yaml
 
 from statestore import (
     access,
+    accessmetrics,
     decoding,
     discovery,
     listing,
@@ -340,6 +341,12 @@ class ApiServer:
         access.current.set(context)
         query = Query(scope.get("query_string", b""))
         parts = [p for p in path.split("/") if p]
+        if method == "GET" and parts == ["metrics"]:
+            # Authorized above as kube does it: non-resource URL /metrics, verb get.
+            await self._send(
+                send, 200, accessmetrics.render(), content_type=b"text/plain; version=0.0.4"
+            )
+            return
         if method == "GET":
             document = self._static_document(parts)
             if document is not None:

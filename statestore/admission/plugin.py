@@ -15,7 +15,7 @@ from typing import Any
 import celpy.celtypes as ct
 from celpy.evaluation import CELEvalError
 
-from statestore import celenv, labelselect, resources
+from statestore import accessmetrics, celenv, labelselect, resources
 from statestore.admission import compiled, library
 from statestore.authn.user import UserInfo
 from statestore.errors import Cause, StatusError
@@ -378,6 +378,8 @@ class PolicyAdmission:
     ) -> None:
         if config_error and policy.failure_policy == "Ignore":
             return
+        for action in binding.actions:
+            accessmetrics.POLICY_CHECKS.labels(policy.name, action.lower()).inc()
         if "Deny" in binding.actions:
             message = (
                 f"ValidatingAdmissionPolicy '{policy.name}' with binding '{binding.name}' "

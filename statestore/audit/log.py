@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from statestore import accessmetrics
 from statestore.audit.policy import Policy
 from statestore.authn.user import UserInfo
 from statestore.requestinfo import RequestInfo
@@ -166,6 +167,8 @@ class Auditor:
     ) -> None:
         if stage in record.omit:
             return
+        if stage == "ResponseComplete":
+            accessmetrics.AUDIT_EVENTS.labels(record.level).inc()
         event = dict(record.event)
         event["stage"] = stage
         event["stageTimestamp"] = _now()

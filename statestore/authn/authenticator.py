@@ -11,6 +11,7 @@ import hashlib
 import time
 from collections import OrderedDict
 
+from statestore import accessmetrics
 from statestore.authn import oidc
 from statestore.authn.user import Unauthorized, UserInfo
 from wws import logconfig
@@ -34,9 +35,11 @@ class Authenticator:
     async def authenticate(self, authorization: bytes | None) -> UserInfo:
         token = _bearer(authorization)
         if token is None:
+            accessmetrics.AUTHENTICATION.labels("failure", "none").inc()
             raise Unauthorized("no bearer token")
         user = self.tokens.get(token)
         if user is not None:
+            accessmetrics.AUTHENTICATION.labels("success", "tokenfile").inc()
             return user.with_authenticated()
         digest = hashlib.sha256(token.encode()).digest()
         cached = self._cache.get(digest)
@@ -44,18 +47,22 @@ class Authenticator:
         if cached is not None:
             if cached[1] > now:
                 self._cache.move_to_end(digest)
+                accessmetrics.AUTHENTICATION.labels("success", "jwt").inc()
                 return cached[0]
             del self._cache[digest]
         issuer_url = oidc.unverified_issuer(token)
         issuer = self.issuers.get(issuer_url) if issuer_url else None
         if issuer is None:
+            accessmetrics.AUTHENTICATION.labels("failure", "none").inc()
             raise Unauthorized("unknown token")
         try:
             claims, expiry = await issuer.verify(token)
             user = issuer.user_for(claims).with_authenticated()
         except oidc.TokenRejected as error:
             log.info("authn.jwt_rejected", issuer=issuer_url, reason=str(error))
+            accessmetrics.AUTHENTICATION.labels("failure", "jwt").inc()
             raise Unauthorized(str(error)) from error
+        accessmetrics.AUTHENTICATION.labels("success", "jwt").inc()
         self._cache[digest] = (user, expiry)
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)

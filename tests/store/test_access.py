@@ -526,3 +526,19 @@ def test_controller_and_webui_identities(shared_store: StoreProcess) -> None:
         finally:
             api.close()
     assert (shared_store.data_dir / "tokens.csv").stat().st_mode & 0o777 == 0o600
+
+
+def test_metrics_are_for_those_allowed_get_on_the_metrics_url(
+    shared_store: StoreProcess, issuer: Issuer
+) -> None:
+    with httpx.Client(base_url=shared_store.url, verify=shared_store.ssl_context()) as http:
+        admin = http.get("/metrics", headers={"Authorization": f"Bearer {shared_store.token}"})
+        assert admin.status_code == 200
+        assert (
+            'wws_store_authentication_attempts_total{authenticator="tokenfile",result="success"}'
+            in admin.text
+        )
+        assert "wws_store_authorization_decisions_total" in admin.text
+        person = http.get("/metrics", headers={"Authorization": f"Bearer {issuer.token('mo')}"})
+        assert person.status_code == 403
+        assert person.json()["message"] == 'forbidden: User "github:mo" cannot get path "/metrics"'
