@@ -234,12 +234,17 @@ RENEWAL_CHECK_SECONDS = 12 * 3600
 
 
 async def _renew_serving_cert(
-    context: ssl.SSLContext, data_dir: Path, host: str, sans: list[str]
+    context: ssl.SSLContext,
+    data_dir: Path,
+    host: str,
+    sans: list[str],
+    *,
+    every: float = RENEWAL_CHECK_SECONDS,
 ) -> None:
     """A store that runs for months renews its certificate without a restart: the new one is
     loaded into the listening SSL context, which new connections use at once."""
     while True:
-        await asyncio.sleep(RENEWAL_CHECK_SECONDS)
+        await asyncio.sleep(every)
         try:
             files = await asyncio.to_thread(tls.self_signed, data_dir, host, sans)
             context.load_cert_chain(str(files.cert), str(files.key))
