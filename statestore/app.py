@@ -389,7 +389,8 @@ class ApiServer:
         dry_run = query.get("dryRun") == "All"
         if query.get("dryRun") not in (None, "All"):
             raise bad_request(f'unsupported dryRun value "{query.get("dryRun")}": use "All"')
-        strict = options.field_validation(query.get("fieldValidation")) == "Strict"
+        directive = options.field_validation(query.get("fieldValidation"))
+        strict = directive == "Strict"
         store = self.store
         info = target.info
         if info.extra.get("review"):
@@ -414,7 +415,9 @@ class ApiServer:
                 dry_run=dry_run,
                 strict=strict,
             )
-            await self._respond_object(send, 201, result.data, target, result.warnings, table)
+            await self._respond_object(
+                send, 201, result.data, target, options.warnings(result.warnings, directive), table
+            )
         elif method == "PUT" and target.name is not None:
             result = await store.update(
                 info,
@@ -426,7 +429,9 @@ class ApiServer:
                 dry_run=dry_run,
                 strict=strict,
             )
-            await self._respond_object(send, 200, result.data, target, result.warnings, table)
+            await self._respond_object(
+                send, 200, result.data, target, options.warnings(result.warnings, directive), table
+            )
         elif method == "PATCH" and target.name is not None:
             if content_type == APPLY_PATCH:
                 raise StatusError(
@@ -446,7 +451,9 @@ class ApiServer:
                 dry_run=dry_run,
                 strict=strict,
             )
-            await self._respond_object(send, 200, result.data, target, result.warnings, table)
+            await self._respond_object(
+                send, 200, result.data, target, options.warnings(result.warnings, directive), table
+            )
         elif method == "DELETE" and target.name is not None and target.subresource is None:
             delete_options = self._parse(body, content_type) if body.strip() else {}
             if not isinstance(delete_options, dict):
@@ -465,7 +472,9 @@ class ApiServer:
                 dry_run=dry_run,
                 propagation=policy,
             )
-            await self._respond_object(send, 200, result.data, target, result.warnings, table)
+            await self._respond_object(
+                send, 200, result.data, target, options.warnings(result.warnings, directive), table
+            )
         elif method == "DELETE" and target.name is None and "deletecollection" in info.verbs:
             matcher = self._matcher(target, query)
             results = await store.delete_collection(
@@ -708,6 +717,7 @@ class ApiServer:
         self, scope: Scope, receive: Receive, send: Send, target: Target, query: Query, table: bool
     ) -> None:
         send_initial = query.flag("sendInitialEvents")
+        options.resource_version_match(query.get("resourceVersionMatch"))
         if send_initial and query.get("resourceVersionMatch") != "NotOlderThan":
             raise StatusError(
                 422,

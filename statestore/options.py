@@ -70,6 +70,20 @@ def field_validation(value: str | None) -> str:
     raise _unsupported("fieldValidation", value, FIELD_VALIDATION)
 
 
+def warnings(found: list[str], directive: str) -> list[str]:
+    """The warnings a write answers with: under ``Ignore`` unknown fields go silently."""
+    if directive != "Ignore":
+        return found
+    return [w for w in found if not w.startswith("unknown field ")]
+
+
+def resource_version_match(value: str | None) -> str:
+    """``resourceVersionMatch`` of a list or watch: empty, NotOlderThan or Exact."""
+    if value and value not in RESOURCE_VERSION_MATCH:
+        raise _unsupported("resourceVersionMatch", value, RESOURCE_VERSION_MATCH)
+    return value or ""
+
+
 @dataclass(frozen=True)
 class ListOptions:
     limit: int
@@ -95,9 +109,7 @@ def list_options(get: Any) -> ListOptions:
             f'invalid resourceVersion "{rv}": must be a number',
             causes=[Cause("resourceVersion", f'Invalid value: "{rv}"')],
         )
-    match = get("resourceVersionMatch") or ""
-    if match and match not in RESOURCE_VERSION_MATCH:
-        raise _unsupported("resourceVersionMatch", match, RESOURCE_VERSION_MATCH)
+    match = resource_version_match(get("resourceVersionMatch"))
     if match and not rv:
         raise bad_request(
             "resourceVersionMatch is forbidden unless resourceVersion is provided",

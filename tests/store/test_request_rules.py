@@ -149,3 +149,24 @@ def test_changed_crd_is_updated_at_restart(tmp_path: Path) -> None:
         api.close()
     finally:
         store.stop()
+
+
+def test_bad_resource_version_match_on_a_watch_is_400(api: Api, namespace: str) -> None:
+    response = api.get(
+        widgets(namespace),
+        params={"watch": "true", "resourceVersion": "1", "resourceVersionMatch": "Bogus"},
+    )
+    assert_status(response, 400, "BadRequest", "resourceVersionMatch")
+
+
+@pytest.mark.parametrize(("directive", "warned"), [("Warn", True), ("Ignore", False), ("", True)])
+def test_unknown_fields_warn_unless_ignored(
+    api: Api, namespace: str, directive: str, warned: bool
+) -> None:
+    body = widget(unique("w"), surprise=1)
+    params = {"fieldValidation": directive} if directive else {}
+    response = api.request("POST", widgets(namespace), json=body, params=params)
+    assert response.status_code == 201, response.text
+    assert "surprise" not in response.json()["spec"]
+    warnings = " ".join(response.headers.get_list("warning"))
+    assert ("spec.surprise" in warnings) is warned, warnings
