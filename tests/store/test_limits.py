@@ -8,6 +8,7 @@ HTTP client library would not misbehave the way an attacker does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import select
 import socket
@@ -231,6 +232,17 @@ def test_an_idle_connection_is_closed(tight: StoreProcess) -> None:
         assert _read_all(sock) == b""  # closed by the server, not by the 15 s read timeout
     finally:
         sock.close()
+
+
+def test_a_connection_that_never_finishes_its_tls_handshake_is_closed(
+    tight: StoreProcess,
+) -> None:
+    host, port = tight.url.removeprefix("https://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=15) as raw:
+        started = time.monotonic()
+        with contextlib.suppress(ConnectionResetError):  # closed, or reset: either is fine
+            assert raw.recv(1) == b""
+        assert time.monotonic() - started < 10  # the head deadline (2 s), not asyncio's 60 s
 
 
 def test_a_slow_body_is_cut_off(tight: StoreProcess) -> None:
