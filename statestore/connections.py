@@ -18,11 +18,13 @@ import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from statestore.errors import StatusError
-from statestore.limits import Limits
+from statestore.limits import Limits, LogEvery
 from wws import logconfig
 
 log = logconfig.get(__name__)
 
+_REFUSED = LogEvery()
+_CUT_OFF = LogEvery()
 #: Grace for a refusal to reach the client before the connection is cut.
 _LINGER_SECONDS = 2.0
 
@@ -50,7 +52,9 @@ class LimitedProtocol(HttpToolsProtocol):
             # NB: set before aborting, so that connection_lost finds a transport to close.
             self.transport = transport
             self._refused = True
-            log.warning("store.connection_refused", reason="TooManyConnections")
+            count = _REFUSED.due()
+            if count is not None:
+                log.warning("store.connection_refused", reason="TooManyConnections", count=count)
             transport.abort()
             return
         super().connection_made(transport)
@@ -123,7 +127,9 @@ class LimitedProtocol(HttpToolsProtocol):
     def _refuse(self, code: int, reason: str, message: str) -> None:
         self._refused = True
         self._disarm()
-        log.warning("store.request_refused", code=code, reason=reason, client=str(self.client))
+        count = _CUT_OFF.due()
+        if count is not None:
+            log.warning("store.request_refused", code=code, reason=reason, count=count)
         transport = self.transport
         if self.cycle is not None and not self.cycle.response_complete:
             # The app is reading this request's body: it sees the client go away.

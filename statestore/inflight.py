@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from statestore.errors import StatusError
+from statestore.limits import LogEvery
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -72,8 +73,13 @@ class InflightLimit:
                 self.readonly -= 1
 
 
+_THROTTLED = {"readonly": LogEvery(), "mutating": LogEvery()}
+
+
 async def _too_many(send: Send, kind: str) -> None:
-    log.warning("store.request_throttled", kind=kind)
+    count = _THROTTLED[kind].due()
+    if count is not None:
+        log.warning("store.request_throttled", kind=kind, requests=count)
     status = StatusError(429, "TooManyRequests", "Too many requests, please try again later.")
     document = status.to_status()
     document["details"] = {"retryAfterSeconds": RETRY_AFTER_SECONDS}

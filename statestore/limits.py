@@ -6,7 +6,9 @@ Defaults follow kube-apiserver and etcd where they have one (10,000 JSON patch o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import time
+from dataclasses import dataclass, field
 
 MIB = 1024 * 1024
 
@@ -36,3 +38,22 @@ class Limits:
 
 
 DEFAULT = Limits()
+
+
+@dataclass
+class LogEvery:
+    """One log line per ``seconds`` for a flood of the same event (a flood is what the limits
+    are for; logging each refusal would make the log the next thing to fill up)."""
+
+    seconds: float = 10.0
+    _last: float = field(default=-math.inf, repr=False)
+    _count: int = field(default=0, repr=False)
+
+    def due(self) -> int | None:
+        """How many events this line stands for, or ``None`` when it is not time to log."""
+        self._count += 1
+        now = time.monotonic()
+        if now - self._last < self.seconds:
+            return None
+        count, self._count, self._last = self._count, 0, now
+        return count
