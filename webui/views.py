@@ -53,6 +53,19 @@ def first_failure(obj: dict[str, Any]) -> str:
     return ""
 
 
+ACTIVITY_ANNOTATION = "wws.dev/lastActivityTime"
+
+
+def last_activity(obj: dict[str, Any]) -> str | None:
+    """The later of ``status.lastActivityTime`` and the editor proxy's annotation."""
+    found = [
+        (obj.get("status") or {}).get("lastActivityTime"),
+        ((obj.get("metadata") or {}).get("annotations") or {}).get(ACTIVITY_ANNOTATION),
+    ]
+    stamps = [(when, text) for text in found if (when := _parse(text)) is not None]
+    return max(stamps)[1] if stamps else None
+
+
 def row(obj: dict[str, Any]) -> dict[str, Any]:
     """One dashboard row."""
     metadata, spec = obj.get("metadata") or {}, obj.get("spec") or {}
@@ -67,7 +80,7 @@ def row(obj: dict[str, Any]) -> dict[str, Any]:
         "owner": spec.get("owner", ""),
         "team": spec.get("team") or "",
         "age": age(metadata.get("creationTimestamp")),
-        "activity": age(status.get("lastActivityTime")),
+        "activity": age(last_activity(obj)),
         "running": bool(spec.get("running", True)),
     }
 

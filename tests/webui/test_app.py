@@ -373,3 +373,20 @@ def test_invite_banner_accept_and_revoke(signed_in: SignedIn, api: Api) -> None:
     assert revoked.status_code == 303
     stored = api.get_json(f"/apis/wws.dev/v1alpha1/namespaces/acme/invitations/{name}")
     assert stored["spec"]["revoked"] is True
+
+
+def test_workspace_page_of_a_running_workspace(signed_in: SignedIn, api: Api) -> None:
+    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.patch_ok(
+        ws_path("acme", "alice-dev") + "/status",
+        {"status": {"phase": "Running", "endpoints": {"sshHost": "127.0.0.1", "sshPort": 42022,
+                    "ssh": "ssh -p 42022 alice@127.0.0.1"}}},
+    )  # fmt: skip
+    client, _ = signed_in("alice")
+    page = client.get("/workspaces/acme/alice-dev")
+    assert page.status_code == 200, page.text
+    assert "Host wws-acme-alice-dev" in page.text
+    assert "vscode://vscode-remote/ssh-remote+wws-acme-alice-dev/home/alice" in page.text
+    block = client.get("/workspaces/acme/alice-dev/ssh-config")
+    assert "  Port 42022\n" in block.text
+    assert "attachment" in block.headers["content-disposition"]

@@ -44,7 +44,8 @@ async def organization(request: Request) -> Response:
     may_invite = await ui.api.can(person, verb="create", resource="invitations", namespace=name)
     may_revoke = await ui.api.can(person, verb="delete", resource="invitations", namespace=name)
     spec, status = org.get("spec") or {}, org.get("status") or {}
-    members = status.get("members") or spec.get("members") or []
+    effective = status.get("effectiveMembers")
+    members = effective if isinstance(effective, list) else spec.get("members") or []
     return render(
         request,
         "org.html",

@@ -27,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from webui import views
 from webui.kube import ApiError, Person, path
 from webui.sessions import COOKIE
 from webui.state import UI, person_of, ui_of
@@ -35,7 +36,7 @@ from wws import logconfig
 
 log = logconfig.get(__name__)
 
-ACTIVITY_ANNOTATION = "wws.dev/lastActivityTime"
+ACTIVITY_ANNOTATION = views.ACTIVITY_ANNOTATION
 ACTIVITY_EVERY_SECONDS = 60.0
 CODE_SERVER_COOKIE = "code-server-session"
 HOP_BY_HOP = {

@@ -90,7 +90,8 @@ async def my_teams(ui: UI, person: Person) -> set[tuple[str, str]]:
             continue
         for team in answer.get("items") or []:
             members = (team.get("spec") or {}).get("members") or []
-            effective = (team.get("status") or {}).get("members") or []
+            effective = (team.get("status") or {}).get("effectiveMembers")
+            effective = effective if isinstance(effective, list) else []
             logins = {
                 str(m.get("user", "")).lower()
                 for m in [*members, *effective]
@@ -155,6 +156,7 @@ async def workspace_page(request: Request) -> Response:
             "connect": connect,
             "ssh_block": ssh_block,
             "ssh_host": sshblock.host_alias(obj),
+            "editor_links": sshblock.editor_links(obj),
         },
     )
 

@@ -166,12 +166,26 @@ class Services:
                 mode=0o600,
                 owner=(user.uid, user.gid),
             )
+        user_settings = user.home / ".local" / "share" / "code-server" / "User" / "settings.json"
+        if not user_settings.exists():
+            user.mkdir(user_settings.parent)
+            files.atomic_write(
+                user_settings,
+                b'{\n  "workbench.startupEditor": "none",\n'
+                b'  "security.workspace.trust.enabled": false\n}\n',
+                mode=0o644,
+                owner=(user.uid, user.gid),
+            )
         argv = [
             str(settings.CODE_SERVER),
             "--bind-addr", f"0.0.0.0:{settings.CODE_SERVER_PORT}",
             "--auth", "password",
             "--disable-telemetry",
             "--disable-update-check",
+            # The owner's own home: no Restricted Mode banner, and none of code-server's
+            # promotional panels (its Getting Started page advertises another product).
+            "--disable-workspace-trust",
+            "--disable-getting-started-override",
             str(user.home),
         ]  # fmt: skip
         env = user.env(PASSWORD=password)
