@@ -6,7 +6,7 @@ loopback. One run prints:
 - the dashboard of one organization with 500 workspaces: p50/p95 of the request time seen
   by a client on the same machine (an upper bound of the server time), 200 requests;
 - 100 signed-in clients on ``/events``: status change (the PATCH acknowledged) → the event
-  at each client, p50/p99 over 20 changes × 100 clients;
+  at each client, p50/p99 over 20 changes x 100 clients;
 - the editor proxy against a local upstream that answers as code-server does for this
   purpose (``POST /login`` sets ``code-server-session``; a 1 MiB static asset; a WebSocket
   echo): the asset through ``/w/...`` vs direct (median of 50 each, ratio), and the
@@ -47,7 +47,7 @@ def free_port() -> int:
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 class Store:
@@ -212,23 +212,25 @@ async def live(
 
     async def client() -> None:
         nonlocal connected
-        async with aiohttp.ClientSession(
-            cookies=cookie, timeout=aiohttp.ClientTimeout(total=None)
-        ) as session:
-            async with session.get(ui + "/events") as answer:
-                connected += 1
-                if connected == clients:
-                    ready.set()
-                seen = 0
-                async for line in answer.content:
-                    text = line.decode()
-                    if text.startswith("data:") and '"marker-' in text:
-                        marker = text.split('"message": "', 1)[1].split('"', 1)[0]
-                        if marker in sent:
-                            delays.append(time.perf_counter() - sent[marker])
-                            seen += 1
-                            if seen == changes:
-                                return
+        async with (
+            aiohttp.ClientSession(
+                cookies=cookie, timeout=aiohttp.ClientTimeout(total=None)
+            ) as session,
+            session.get(ui + "/events") as answer,
+        ):
+            connected += 1
+            if connected == clients:
+                ready.set()
+            seen = 0
+            async for line in answer.content:
+                text = line.decode()
+                if text.startswith("data:") and '"marker-' in text:
+                    marker = text.split('"message": "', 1)[1].split('"', 1)[0]
+                    if marker in sent:
+                        delays.append(time.perf_counter() - sent[marker])
+                        seen += 1
+                        if seen == changes:
+                            return
 
     tasks = [asyncio.create_task(client()) for _ in range(clients)]
     await asyncio.wait_for(ready.wait(), 60)
@@ -351,7 +353,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             delays = await live(ui, cookie, api, args.clients, args.changes)
             print(
-                f"live status, {args.clients} clients × {args.changes} changes: "
+                f"live status, {args.clients} clients x {args.changes} changes: "
                 f"p50 {pct(delays, 50) * 1000:.1f} ms, p99 {pct(delays, 99) * 1000:.1f} ms "
                 f"({len(delays)} events)"
             )
@@ -362,7 +364,8 @@ async def run(args: argparse.Namespace) -> None:
             )
             print(
                 f"proxy, WebSocket round trip p50: direct {figures['ws_direct_p50_ms']:.3f} ms, "
-                f"through /w/ {figures['ws_proxied_p50_ms']:.3f} ms, added {figures['ws_added_p50_ms']:.3f} ms"
+                f"through /w/ {figures['ws_proxied_p50_ms']:.3f} ms, "
+                f"added {figures['ws_added_p50_ms']:.3f} ms"
             )
         finally:
             await api.session.close()
