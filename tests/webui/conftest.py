@@ -8,6 +8,7 @@ stand-in's OAuth flow.
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from tests.access.conftest import ControllerProcess
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
-from tests.support.storeproc import StoreProcess
+from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
 from webui import app as webapp
 from webui.settings import GitHubApp, Settings
 
@@ -40,8 +43,68 @@ def ws_path(namespace: str, name: str = "") -> str:
     return f"{base}/{name}" if name else base
 
 
+def manifests(folder: Path) -> Path:
+    """The access rules WWS ships: the organization roles and admission policies
+    (deploy/access) and the web UI's own rights (deploy/webui), for ``--manifests``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in [*(REPO / "deploy" / "access").glob("*.yaml"), REPO / "deploy/webui/rbac.yaml"]:
+        shutil.copyfile(source, folder / f"{source.parent.name}-{source.name}")
+    return folder
+
+
 @pytest.fixture
-def api(store: StoreProcess) -> Iterator[Api]:
+def store(tmp_path: Path) -> Iterator[StoreProcess]:
+    """The real store enforcing RBAC and admission policies, with what WWS ships applied."""
+    process = StoreProcess(
+        tmp_path / "store", crds_dir=REPO / "crds", manifests_dir=manifests(tmp_path / "manifests")
+    ).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def ui_kubeconfig(store: StoreProcess) -> Path:
+    """The UI's own identity (wws:webui) as the store wrote it."""
+    own = store.data_dir / "webui.kubeconfig"
+    return own if own.exists() else store.kubeconfig
+
+
+@pytest.fixture
+def controller(store: StoreProcess, tmp_path: Path) -> Iterator[ControllerProcess]:
+    """The real controller (without Podman): it turns membership into RBAC objects."""
+    running = ControllerProcess(store.kubeconfig, tmp_path / "controller")
+    running.folder.mkdir()
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def may(store: StoreProcess, user: str, verb: str, resource: str, **attributes: str) -> bool:
+    """The store's answer to a SubjectAccessReview (as the admin)."""
+    answer = httpx.post(
+        store.url + "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+        json={
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SubjectAccessReview",
+            "spec": {
+                "user": user,
+                "groups": ["system:authenticated"],
+                "resourceAttributes": {
+                    "verb": verb, "group": "wws.dev", "resource": resource, **attributes
+                },
+            },
+        },
+        headers={"Authorization": f"Bearer {store.token}"},
+        verify=store.ssl_context(),
+    )  # fmt: skip
+    return bool(answer.json().get("status", {}).get("allowed"))
+
+
+@pytest.fixture
+def api(store: StoreProcess, controller: ControllerProcess) -> Iterator[Api]:
     client = Api(store)
     client.create(
         "/apis/wws.dev/v1alpha1/organizations",
@@ -52,7 +115,14 @@ def api(store: StoreProcess) -> Iterator[Api]:
             "spec": {"members": [{"user": "alice", "role": "owner"}, {"user": "bob"}]},
         },
     )
-    client.namespace("acme")
+    eventually(
+        lambda: (
+            may(store, "github:alice", "get", "organizations", name="acme")
+            and may(store, "github:bob", "list", "workspaces", namespace="acme")
+        ),
+        "the controller's RBAC objects for acme",
+        timeout=30,
+    )
     try:
         yield client
     finally:
@@ -66,7 +136,7 @@ class UIFactory:
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
-            "kubeconfig": self.store.kubeconfig,
+            "kubeconfig": ui_kubeconfig(self.store),
             "public_url": "http://testserver",
             "github": GitHubApp(
                 client_id="wws",
