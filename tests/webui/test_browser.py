@@ -23,28 +23,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.controller.conftest import (
-    Controller,
-    Kubectl,
-    controller,
-    data_dir,
-    eventually,
-    free_port,
-    kubectl,
-    podman_ready,
-    podman_service,
-    unique,
-    workspace_image,
-)
+from tests.controller.conftest import Controller, controller, kubectl
 from tests.support.devgithub import DevGitHub
+from tests.support.kubectl import Kubectl
+from tests.support.names import free_port, unique
 from tests.support.storeproc import REPO, StoreProcess
+from tests.support.waiting import eventually
 from tests.webui.conftest import manifests, ui_kubeconfig
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-__all__ = [
-    "controller", "data_dir", "kubectl", "podman_ready", "podman_service", "workspace_image",
-]  # fmt: skip
+__all__ = ["controller", "kubectl"]  # fmt: skip
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -282,7 +271,7 @@ spec:
 
         def carol_sees_the_organization() -> bool:
             carol_page.goto(ui_url + "/orgs")  # membership takes effect within seconds
-            return carol_page.is_visible(f"a[href='/orgs/{org}']")
+            return bool(carol_page.is_visible(f"a[href='/orgs/{org}']"))
 
         eventually(carol_sees_the_organization, "carol in the organization", timeout=20)
 
