@@ -40,6 +40,7 @@ test: setup lint
 bench: setup
 	$(BIN)/python -m benchmarks.store
 	$(BIN)/python -m benchmarks.workspace_start
+	$(BIN)/python -m benchmarks.webui
 
 ## crds: regenerate crds/ from the pydantic models in api/
 crds: $(STAMP)

@@ -19,6 +19,7 @@ import time
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs, quote
 
+from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from webui.sessions import COOKIE, Session
@@ -41,6 +42,14 @@ PUBLIC_PREFIXES = ("/static/",)
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 MEMBERSHIP_CACHE_SECONDS = 2.0
 MAX_FORM_BYTES = 1 << 20
+
+REQUESTS = Counter(
+    "wws_webui_requests_total", "HTTP requests answered by the web UI", ["method", "code"]
+)
+SECONDS = Histogram(
+    "wws_webui_request_seconds",
+    "Time to the first byte of the web UI's answers (editor proxy and event stream included)",
+)
 
 
 def is_public(path: str) -> bool:
@@ -74,6 +83,21 @@ class Guard:
         self._members: dict[str, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            started = time.perf_counter()
+            method = str(scope["method"])
+
+            async def counted(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    SECONDS.observe(time.perf_counter() - started)
+                    REQUESTS.labels(method, str(message["status"])).inc()
+                await send(message)
+
+            await self._guard(scope, receive, counted)
+            return
+        await self._guard(scope, receive, send)
+
+    async def _guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return

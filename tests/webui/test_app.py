@@ -14,10 +14,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
+from tests.support.storeproc import StoreProcess
+from tests.support.waiting import eventually
 from tests.webui.conftest import (
     BOOTSTRAP_TOKEN,
     UIFactory,
     csrf_of,
+    may,
     oauth_redirect_to_callback,
     sign_in,
     workspace,
@@ -390,3 +393,35 @@ def test_workspace_page_of_a_running_workspace(signed_in: SignedIn, api: Api) ->
     block = client.get("/workspaces/acme/alice-dev/ssh-config")
     assert "  Port 42022\n" in block.text
     assert "attachment" in block.headers["content-disposition"]
+
+
+def test_editor_proxy_refuses_who_may_not_connect(
+    signed_in: SignedIn, api: Api, store: StoreProcess
+) -> None:
+    api.create(ws_path("acme"), workspace("alice-dev"))
+    eventually(
+        lambda: may(store, "github:alice", "create", "workspaces", namespace="acme",
+                    name="alice-dev", subresource="connect"),
+        "alice's connect permission",
+    )  # fmt: skip
+    assert not may(
+        store, "github:bob", "create", "workspaces", namespace="acme", name="alice-dev",
+        subresource="connect",
+    )  # fmt: skip
+    client, _ = signed_in("bob")
+    refused = client.get("/w/acme/alice-dev/")
+    assert refused.status_code == 403
+    client.cookies.clear()
+    client, csrf = signed_in("alice")
+    # Not running (no code-server endpoint): a page with a Start button instead.
+    api.patch_ok(ws_path("acme", "alice-dev"), {"spec": {"running": False}})
+    time.sleep(0.5)
+    stopped = client.get("/w/acme/alice-dev/")
+    assert stopped.status_code == 503
+    assert 'id="action-start"' in stopped.text
+    started = client.post(
+        "/workspaces/acme/alice-dev/start?back=/w/acme/alice-dev/", data={"csrf": csrf}
+    )
+    assert started.status_code == 303
+    assert started.headers["location"] == "/w/acme/alice-dev/"
+    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is True

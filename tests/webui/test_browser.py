@@ -100,7 +100,7 @@ def ui_url(
         yield url
     finally:
         # Shown by pytest when the test failed: what the UI logged.
-        print((folder / "webui.log").read_text()[-6000:])
+        print((folder / "webui.log").read_text()[-20000:])
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=15)
@@ -221,8 +221,14 @@ spec:
         assert "/login" not in editor.url
         assert editor.query_selector("text=Restricted Mode") is None
         editor.close()
-        annotations = kubectl.workspace(org, name)["metadata"].get("annotations") or {}
-        assert "wws.dev/lastActivityTime" in annotations
+        eventually(
+            lambda: (
+                "wws.dev/lastActivityTime"
+                in (kubectl.workspace(org, name)["metadata"].get("annotations") or {})
+            ),
+            "the proxy's activity mark",
+            timeout=10,
+        )
 
         page.goto(ui_url + "/")
         page.wait_for_selector(f"tr[data-ws='{org}/{name}']")

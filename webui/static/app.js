@@ -28,6 +28,21 @@
       body.appendChild(tr);
     });
   }
+  var refreshing = false;
+  function refreshRows() {
+    // A workspace this page does not list yet: fetch the page again and take its rows.
+    if (refreshing) { return; }
+    refreshing = true;
+    fetch(location.href, { credentials: "same-origin" }).then(function (answer) {
+      return answer.ok ? answer.text() : null;
+    }).then(function (html) {
+      refreshing = false;
+      if (!html) { return; }
+      var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("table.workspaces tbody");
+      var current = document.querySelector("table.workspaces tbody");
+      if (fresh && current) { current.replaceWith(fresh); }
+    }, function () { refreshing = false; });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-copy]").forEach(function (button) {
       button.addEventListener("click", function () {
@@ -44,7 +59,7 @@
         var row = document.querySelector('tr[data-ws="' + CSS.escape(data.id) + '"]');
         if (row && data.event === "DELETED") { row.remove(); return; }
         if (row) { update(row, data); }
-        else if (data.event === "ADDED") { document.body.setAttribute("data-stale", "1"); }
+        else if (data.event === "ADDED") { refreshRows(); }
       } else if (document.body.getAttribute("data-ws") === data.id) {
         update(document, data);
         conditions(data);
