@@ -127,54 +127,6 @@ def _identity_kubeconfig(data_dir: Path, identity: str, fallback: Path) -> Path:
     return fallback
 
 
-def _apply_identity_roles(kubeconfig: Path, manifest: Path) -> None:
-    """Create or update the cluster-scoped RBAC objects of ``manifest`` (the rights of WWS's
-    own identities, e.g. deploy/webui/rbac.yaml) as the administrator. An API server that
-    serves no RBAC (404) authorizes nothing, so there is nothing to do."""
-    import base64
-    import json
-    import urllib.error
-
-    config = yaml.safe_load(kubeconfig.read_text())
-    server = str(config["clusters"][0]["cluster"]["server"])
-    ca = base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"])
-    context = ssl.create_default_context(cadata=ca.decode())
-    token = str(config["users"][0]["user"]["token"])
-
-    def call(method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-        request = urllib.request.Request(
-            server + path,
-            method=method,
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, context=context, timeout=10) as answer:
-            return dict(json.loads(answer.read() or b"{}"))
-
-    for document in yaml.safe_load_all(manifest.read_text()):
-        if not document:
-            continue
-        plural = {"ClusterRole": "clusterroles", "ClusterRoleBinding": "clusterrolebindings"}
-        path = f"/apis/rbac.authorization.k8s.io/v1/{plural[document['kind']]}"
-        name = document["metadata"]["name"]
-        try:
-            current = call("GET", f"{path}/{name}")
-        except urllib.error.HTTPError as error:
-            if error.code != 404:
-                raise
-            try:
-                call("POST", path, document)
-            except urllib.error.HTTPError as refused:
-                if refused.code == 404:
-                    return  # no RBAC served here
-                raise
-            continue
-        metadata = current.get("metadata")
-        version = metadata.get("resourceVersion") if isinstance(metadata, dict) else None
-        document["metadata"]["resourceVersion"] = version
-        call("PUT", f"{path}/{name}", document)
-
-
 def _start_dev_github(
     users: Path,
     data_dir: Path,
@@ -295,7 +247,6 @@ def main(
         children.append(("controller", controller))
 
         _say("wws up: starting the web UI ...")
-        _apply_identity_roles(kubeconfig, REPO / "deploy" / "webui" / "rbac.yaml")
         webui_args = [
             "webui",
             "serve",

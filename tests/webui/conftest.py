@@ -8,7 +8,6 @@ stand-in's OAuth flow.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -43,20 +42,16 @@ def ws_path(namespace: str, name: str = "") -> str:
     return f"{base}/{name}" if name else base
 
 
-def manifests(folder: Path) -> Path:
-    """The access rules WWS ships: the organization roles and admission policies
-    (deploy/access) and the web UI's own rights (deploy/webui), for ``--manifests``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for source in [*(REPO / "deploy" / "access").glob("*.yaml"), REPO / "deploy/webui/rbac.yaml"]:
-        shutil.copyfile(source, folder / f"{source.parent.name}-{source.name}")
-    return folder
+#: The access rules WWS ships: the controller's and the UI's own rights, the organization
+#: roles and admission policies (``wws up`` applies the same).
+MANIFESTS = tuple(REPO / "deploy" / name for name in ("controller", "access", "webui"))
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[StoreProcess]:
     """The real store enforcing RBAC and admission policies, with what WWS ships applied."""
     process = StoreProcess(
-        tmp_path / "store", crds_dir=REPO / "crds", manifests_dir=manifests(tmp_path / "manifests")
+        tmp_path / "store", crds_dir=REPO / "crds", manifests_dirs=MANIFESTS
     ).start()
     try:
         yield process

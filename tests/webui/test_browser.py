@@ -29,7 +29,7 @@ from tests.support.kubectl import Kubectl
 from tests.support.names import free_port, unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
-from tests.webui.conftest import manifests, ui_kubeconfig
+from tests.webui.conftest import MANIFESTS, ui_kubeconfig
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -51,7 +51,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
     """The real store enforcing RBAC and admission policies, with what WWS ships applied."""
     folder = tmp_path_factory.mktemp("store")
     process = StoreProcess(
-        folder / "data", crds_dir=REPO / "crds", manifests_dir=manifests(folder / "manifests")
+        folder / "data", crds_dir=REPO / "crds", manifests_dirs=MANIFESTS
     ).start()
     try:
         yield process

@@ -24,7 +24,7 @@ from tests.support.kubeapi import Api
 from tests.support.kubectl import PINNED, Kubectl
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
-from tests.webui.conftest import manifests, may, oauth_redirect_to_callback
+from tests.webui.conftest import MANIFESTS, may, oauth_redirect_to_callback
 
 
 def _free_port() -> int:
@@ -63,7 +63,7 @@ def issuer_setup(tmp_path: Path, dev_github: DevGitHub) -> Iterator[tuple[StoreP
     store = StoreProcess(
         store_dir,
         crds_dir=REPO / "crds",
-        manifests_dir=manifests(tmp_path / "manifests"),
+        manifests_dirs=MANIFESTS,
         authentication_config=authn,
     ).start()
     controller = ControllerProcess(store.kubeconfig, tmp_path / "controller")
