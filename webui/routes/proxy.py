@@ -8,7 +8,8 @@ to every request it forwards; that cookie never reaches the browser, and the UI'
 session cookie never reaches the workspace.
 
 Proxied traffic is the workspace's activity: the annotation ``wws.dev/lastActivityTime``
-(RFC 3339, UTC) is set at most once a minute per workspace, for idle stop to read.
+(RFC 3339, UTC) is set at most once a minute per workspace, as the person who used it, for
+idle stop to read.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ def _forward_cookies(raw: str | None, code_server: str | None) -> str:
     return "; ".join(kept)
 
 
-async def _mark_activity(ui: UI, obj: dict[str, Any]) -> None:
+async def _mark_activity(ui: UI, person: Person, obj: dict[str, Any]) -> None:
     upstreams = upstreams_of(ui)
     uid = obj["metadata"]["uid"]
     now = time.monotonic()
@@ -180,10 +181,12 @@ async def _mark_activity(ui: UI, obj: dict[str, Any]) -> None:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     metadata = obj["metadata"]
     try:
-        await ui.kube.request(
+        # NB: as the person: whoever may connect may also mark their use (a metadata-only
+        # change, which the workspace policies allow the owner, the team and managers).
+        await ui.api.call(
+            person,
             "PATCH",
             path("workspaces", namespace=metadata["namespace"], name=metadata["name"]),
-            person=None,
             body={"metadata": {"annotations": {ACTIVITY_ANNOTATION: stamp}}},
             content_type="application/merge-patch+json",
         )
@@ -259,7 +262,7 @@ async def http_proxy(request: Request) -> Response:
             upstream.release()
             continue
         break
-    upstreams_of(ui).spawn(_mark_activity(ui, obj))
+    upstreams_of(ui).spawn(_mark_activity(ui, person, obj))
     response_headers = [
         (k, v)
         for k, v in upstream.headers.items()
@@ -322,7 +325,7 @@ async def websocket_proxy(websocket: WebSocket) -> None:
         await websocket.close(code=1011)
         return
     await websocket.accept(subprotocol=upstream.protocol)
-    upstreams_of(ui).spawn(_mark_activity(ui, obj))
+    upstreams_of(ui).spawn(_mark_activity(ui, person, obj))
 
     async def browser_to_upstream() -> None:
         try:
@@ -340,14 +343,15 @@ async def websocket_proxy(websocket: WebSocket) -> None:
             await upstream.close()
 
     async def upstream_to_browser() -> None:
-        async for message in upstream:
-            if message.type == aiohttp.WSMsgType.BINARY:
-                await websocket.send_bytes(message.data)
-            elif message.type == aiohttp.WSMsgType.TEXT:
-                await websocket.send_text(message.data)
-            else:
-                break
-        with contextlib.suppress(RuntimeError):
+        # NB: the browser may be gone at any send; that ends this direction quietly.
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            async for message in upstream:
+                if message.type == aiohttp.WSMsgType.BINARY:
+                    await websocket.send_bytes(message.data)
+                elif message.type == aiohttp.WSMsgType.TEXT:
+                    await websocket.send_text(message.data)
+                else:
+                    break
             await websocket.close()
 
     tasks = [asyncio.create_task(browser_to_upstream()), asyncio.create_task(upstream_to_browser())]
