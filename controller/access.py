@@ -233,6 +233,7 @@ async def sync(ctx: Context, name: str) -> None:
         _schedule_recheck(ctx, name, None)
         ctx.access.github_due.pop(name, None)
         if removed:
+            metrics.ACCESS_WRITES.inc(removed)
             log.info("access removed", name=name, objects=removed)
         return
     org = Organization.model_validate(body)
@@ -354,6 +355,7 @@ async def sync(ctx: Context, name: str) -> None:
         )
     )
     if writes:
+        metrics.ACCESS_WRITES.inc(writes)
         log.info("access applied", name=name, writes=writes, members=len(members))
     githubsync.want(ctx, org, team_items)
     if access_error is not None:

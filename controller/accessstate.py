@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import datetime
 
-from controller import github
+from controller import github, metrics
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +33,11 @@ class AccessState:
     change of a workspace does not recompute its organization's access."""
     rechecks: dict[str, asyncio.TimerHandle] = dataclasses.field(default_factory=dict)
     """Organization → the timer that looks again when its next invitation expires."""
-    client: github.GitHubClient = dataclasses.field(default_factory=github.GitHubClient)
+    client: github.GitHubClient = dataclasses.field(
+        default_factory=lambda: github.GitHubClient(
+            count=lambda result: metrics.GITHUB_REQUESTS.labels(result=result).inc()
+        )
+    )
     organizations: dict[str, GitHubOutcome] = dataclasses.field(default_factory=dict)
     """Organization → the last read of ``spec.github.org``."""
     teams: dict[tuple[str, str], GitHubOutcome] = dataclasses.field(default_factory=dict)

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -39,7 +40,9 @@ class _Page:
 class GitHubClient:
     """A small GitHub REST client that remembers ETags (one per controller)."""
 
-    def __init__(self, *, timeout: float = 15.0) -> None:
+    def __init__(
+        self, *, timeout: float = 15.0, count: Callable[[str], None] | None = None
+    ) -> None:
         self._pages: dict[tuple[str, str], _Page] = {}
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
@@ -47,6 +50,8 @@ class GitHubClient:
         """Requests sent (for metrics and tests)."""
         self.not_modified = 0
         """Of those, answered 304 Not Modified."""
+        self._count = count or (lambda result: None)
+        """Called with each request's result: ok, not_modified or a failure's reason."""
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -77,9 +82,15 @@ class GitHubClient:
             async with self._open().get(url, headers=headers) as response:
                 if response.status == 304 and cached is not None:
                     self.not_modified += 1
+                    self._count("not_modified")
                     return cached
                 text = await response.text()
-                _raise_for(response, text)
+                try:
+                    _raise_for(response, text)
+                except GitHubError as error:
+                    self._count(error.reason)
+                    raise
+                self._count("ok")
                 items = await response.json(content_type=None)
                 match = _NEXT.search(response.headers.get("Link", ""))
                 page = _Page(
@@ -88,6 +99,7 @@ class GitHubClient:
                     next_url=match.group(1) if match else None,
                 )
         except (aiohttp.ClientError, TimeoutError) as error:
+            self._count("Unreachable")
             detail = str(error) or type(error).__name__
             raise GitHubError("Unreachable", f"cannot reach {url}: {detail}") from error
         if page.etag:

@@ -10,7 +10,11 @@
 - ``wws_runtime_changes_total{provider,kind}`` — changes the runtimes reported (``workspace``,
   ``report``, ``connected``: a (re)connected event stream);
 - ``wws_relist_seconds{provider}`` — how long one listing of a provider's workspaces (and
-  its comparison with the statuses) takes.
+  its comparison with the statuses) takes;
+- ``wws_github_requests_total{result}`` — requests to GitHub's REST API by result (``ok``,
+  ``not_modified``: a 304 that cost no rate limit, or the failure's reason);
+- ``wws_access_writes_total`` — RBAC objects created, updated or deleted by the access loop
+  (``wws_reconcile_total{kind="Access"}`` counts its runs).
 
 Plus the client library's default process metrics (``process_resident_memory_bytes``, ...).
 """
@@ -54,6 +58,15 @@ RELIST_SECONDS = Histogram(
     "How long one listing of a provider's workspaces and its comparison take.",
     ["provider"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+GITHUB_REQUESTS = Counter(
+    "wws_github_requests_total",
+    "Requests to GitHub's REST API by result (ok, not_modified, or the failure's reason).",
+    ["result"],
+)
+ACCESS_WRITES = Counter(
+    "wws_access_writes_total", "RBAC objects created, updated or deleted by the access loop."
 )
 
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,22 @@ from tests.support.waiting import eventually
 from wws import manifests
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @dataclass
 class ControllerProcess:
     kubeconfig: Path
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+    health: str = field(default_factory=lambda: f"127.0.0.1:{_free_port()}")
+
+    def metrics(self) -> str:
+        with urllib.request.urlopen(f"http://{self.health}/metrics", timeout=5) as answer:
+            return str(answer.read().decode())
 
     @property
     def log_path(self) -> Path:
@@ -56,7 +69,7 @@ class ControllerProcess:
                     "--resync",
                     "5",
                     "--health-listen",
-                    "127.0.0.1:0",
+                    self.health,
                 ],
                 stdout=output,
                 stderr=subprocess.STDOUT,

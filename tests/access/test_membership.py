@@ -9,7 +9,7 @@ import base64
 import json
 from typing import Any
 
-from tests.access.conftest import apply, condition, get
+from tests.access.conftest import ControllerProcess, apply, condition, get
 from tests.support.devgithub import ALICE_TOKEN, DevGitHub
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import eventually
@@ -216,7 +216,7 @@ spec:
 
 
 def test_github_members_and_team_members_follow_the_stand_in(
-    kubectl: Kubectl, org: str, github: DevGitHub
+    kubectl: Kubectl, org: str, github: DevGitHub, controller: ControllerProcess
 ) -> None:
     apply(
         kubectl,
@@ -247,8 +247,10 @@ spec: {{githubTeam: acme/web}}
         "a new GitHub team member",
         timeout=10,
     )
-    # the controller asks with ETags: unchanged lists come back 304
+    # the controller asks with ETags: unchanged lists come back 304, and it counts them
     assert any(r["status"] == 304 for r in github.requests())
+    assert 'wws_github_requests_total{result="not_modified"}' in controller.metrics()
+    assert "wws_access_writes_total" in controller.metrics()
 
     github.rate_limited(True)
     try:
