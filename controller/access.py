@@ -261,6 +261,14 @@ async def sync(ctx: Context, name: str) -> None:
     team_writes: list[tuple[Team, dict[str, Any]]] = []
     for item in team_items:
         outcome = ctx.access.teams.get((namespace, item.metadata.name))
+        if item.spec.github_team and org.spec.github is None:
+            outcome = GitHubOutcome(
+                members=None,
+                reason="NoGitHubSource",
+                message=f"the Organization {name} has no spec.github (token, API URL) to read"
+                f" {item.spec.github_team} with",
+                at=at,
+            )
         team_github = (
             _github_members(outcome, item.status.github) if item.spec.github_team else None
         )

@@ -364,3 +364,18 @@ status: {{acceptedBy: "github:mallory", phase: Accepted, acceptedAt: "2026-01-01
     eventually(lambda: _phase(kubectl, org, "forged") == "Pending", "a pending invitation")
     assert "acceptedBy" not in get(kubectl, "-n", org, "invitation", "forged")["status"]
     assert "mallory" not in [user for user, _, _ in _members(kubectl, org)]
+
+
+def test_a_github_team_needs_the_organizations_github_settings(kubectl: Kubectl, org: str) -> None:
+    apply(
+        kubectl,
+        f"""
+apiVersion: wws.dev/v1alpha1
+kind: Team
+metadata: {{name: orphaned, namespace: {org}}}
+spec: {{githubTeam: acme/web, members: [{{user: bob}}]}}
+""",
+    )
+    team = _until(kubectl, ("-n", org, "team", "orphaned"), "GitHubSynced", status="False")
+    assert condition(team, "GitHubSynced")["reason"] == "NoGitHubSource"
+    assert _team_members(kubectl, org, "orphaned") == [("bob", "member", "spec")]
