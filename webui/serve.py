@@ -108,5 +108,8 @@ def main(
     async def run() -> None:
         await asyncio.gather(*(server.serve() for server in servers))
 
-    asyncio.run(run())
+    # NB: uvicorn's own loop choice (uvloop when installed), as `uvicorn.run` would make it.
+    loop_factory = people.get_loop_factory()
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(run())
     return 0

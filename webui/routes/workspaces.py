@@ -8,6 +8,7 @@ from this person (RBAC review + a server-side dry run of the very write).
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import yaml
@@ -16,7 +17,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from api import languages, meta
-from api.workspace import DEFAULT_IMAGE, RESTARTED_AT_ANNOTATION
+from api.workspace import DEFAULT_IMAGE, RESTARTED_AT_ANNOTATION, Phase
 from webui import github, sshblock, views
 from webui.kube import ApiError, Person, path
 from webui.state import UI, person_of, ui_of
@@ -45,7 +46,7 @@ async def dashboard(request: Request) -> Response:
     search = (request.query_params.get("q") or "").strip().lower()
     phase = request.query_params.get("phase") or ""
     org = request.query_params.get("org") or ""
-    teams = await my_teams(ui, person)
+    teams = await my_teams(ui, person) if scope == "teams" else set()
     rows = []
     for namespace in await visible_namespaces(ui, person):
         if org and namespace != org:
@@ -73,14 +74,30 @@ async def dashboard(request: Request) -> Response:
             "q": search,
             "phase": phase,
             "org": org,
-            "phases": [p.value for p in __import__("api.workspace", fromlist=["Phase"]).Phase],
+            "phases": [phase.value for phase in Phase],
             "invitations": await ui.invitations_for(person),
         },
     )
 
 
+_TEAMS_CACHE: dict[str, tuple[float, set[tuple[str, str]]]] = {}
+TEAMS_CACHE_SECONDS = 2.0
+
+
 async def my_teams(ui: UI, person: Person) -> set[tuple[str, str]]:
-    """(namespace, team) pairs whose Team lists the person (as the person reads them)."""
+    """(namespace, team) pairs whose Team lists the person (as the person reads them; kept
+    for a couple of seconds, like the access answers)."""
+    cached = _TEAMS_CACHE.get(person.username)
+    if cached is not None and time.monotonic() - cached[0] < TEAMS_CACHE_SECONDS:
+        return cached[1]
+    found = await _read_my_teams(ui, person)
+    if len(_TEAMS_CACHE) > 10000:
+        _TEAMS_CACHE.clear()
+    _TEAMS_CACHE[person.username] = (time.monotonic(), found)
+    return found
+
+
+async def _read_my_teams(ui: UI, person: Person) -> set[tuple[str, str]]:
     found: set[tuple[str, str]] = set()
     for org in await ui.organizations_of(person):
         namespace = org["metadata"]["name"]
