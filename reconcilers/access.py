@@ -8,7 +8,8 @@ organization's label that is not in the list, so removing a person removes every
 that named them, and an empty list (the Organization is gone) leaves nothing behind.
 
 The rights themselves live in ClusterRoles shipped in ``deploy/access/`` (bound here by name)
-and in two ValidatingAdmissionPolicies there ("only your own workspace", "only your team's").
+and in the ValidatingAdmissionPolicies there ("only your own workspace", "only your team's",
+"only the invitee accepts").
 What only membership can say is generated here: who is bound to which shipped role, the
 Organization object (cluster-scoped, so named in a per-organization ClusterRole), an
 Invitation for its invitee to read, the
