@@ -407,30 +407,36 @@ class ApiServer:
             await self._send_json(send, 201, answer)
             return
         if method == "POST" and target.name is None:
+            parsed = self._parse(body, content_type, strict=strict)
             result = await store.create(
-                info,
-                target.version,
-                target.namespace,
-                self._parse(body, content_type, strict=strict),
-                dry_run=dry_run,
-                strict=strict,
+                info, target.version, target.namespace, parsed, dry_run=dry_run, strict=strict
             )
+            found = self._duplicates(body, content_type, parsed, directive) + result.warnings
             await self._respond_object(
-                send, 201, result.data, target, options.warnings(result.warnings, directive), table
+                send, 201, result.data, target, options.warnings(found, directive), table
             )
         elif method == "PUT" and target.name is not None:
+            parsed = self._parse(body, content_type, strict=strict)
             result = await store.update(
                 info,
                 target.version,
                 target.namespace,
                 target.name,
-                self._parse(body, content_type, strict=strict),
+                parsed,
                 subresource=target.subresource,
                 dry_run=dry_run,
                 strict=strict,
             )
             await self._respond_object(
-                send, 200, result.data, target, options.warnings(result.warnings, directive), table
+                send,
+                200,
+                result.data,
+                target,
+                options.warnings(
+                    self._duplicates(body, content_type, parsed, directive) + result.warnings,
+                    directive,
+                ),
+                table,
             )
         elif method == "PATCH" and target.name is not None:
             if content_type == APPLY_PATCH:
@@ -516,6 +522,13 @@ class ApiServer:
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks)
+
+    @staticmethod
+    def _duplicates(body: bytes, content_type: str, value: Any, directive: str) -> list[str]:
+        """Under Warn (the default), keys given twice in a JSON body are warned about."""
+        if directive != "Warn" or "json" not in content_type:
+            return []
+        return decoding.probable_duplicates(body, value)
 
     @staticmethod
     def _parse(body: bytes, content_type: str, *, strict: bool = False) -> Any:

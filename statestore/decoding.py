@@ -107,3 +107,21 @@ def duplicate_fields(body: bytes, content_type: str) -> list[str]:
     except ValueError:
         return []
     return found
+
+
+def probable_duplicates(body: bytes, value: Any) -> list[str]:
+    """Duplicate keys of a JSON body, looked for only when a cheap count says there may be
+    some: the body has more ``":`` than the decoded value has keys (string values with
+    ``":`` in them cost a second parse, nothing more)."""
+    keys = 0
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            keys += len(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    if body.count(b'":') <= keys:
+        return []
+    return duplicate_fields(body, "application/json")

@@ -164,3 +164,23 @@ def test_int32_field_out_of_range_is_400(api: Api, namespace: str) -> None:
     }
     response = api.request("POST", f"/api/v1/namespaces/{namespace}/events", json=event)
     assert_status(response, 400, "BadRequest", "count")
+
+
+def test_duplicate_fields_warn_by_default(api: Api, namespace: str) -> None:
+    body = (
+        '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"dup-warn"},'
+        '"data":{"a":"1","a":"2","b":"x\\":y"}}'
+    )
+    response = post(api, configmaps(namespace), body, "application/json")
+    assert response.status_code == 201, response.text
+    warnings = " ".join(response.headers.get_list("warning"))
+    assert 'duplicate field \\"a\\"' in warnings or 'duplicate field "a"' in warnings, warnings
+    assert response.json()["data"] == {"a": "2", "b": 'x":y'}
+    quiet = post(
+        api,
+        configmaps(namespace),
+        body.replace("dup-warn", "dup-quiet"),
+        "application/json",
+        fieldValidation="Ignore",
+    )
+    assert quiet.status_code == 201 and not quiet.headers.get_list("warning")
