@@ -35,7 +35,7 @@ from typing import Any
 
 import kopf
 
-from controller import context, handlers, health, kubeapi, login, providerpool
+from controller import context, handlers, health, kubeapi, login, memory, providerpool
 from providers import base
 from wws import logconfig
 
@@ -77,6 +77,7 @@ def operator_settings() -> kopf.OperatorSettings:
 
 async def run(*, kubeconfig: Path | None, resync_seconds: float, health_listen: str) -> int:
     """Run the operator until SIGINT/SIGTERM; the exit code."""
+    memory.limit_arenas()  # NB: before the providers' threads start
     credentials = login.load(kubeconfig)
     # kopf logs every handler's success at INFO, the watch-event handlers' included: one
     # line per watch event. The controller logs what matters itself (phase changes,

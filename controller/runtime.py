@@ -28,7 +28,7 @@ import time
 
 import pydantic
 
-from controller import checks, metrics, workspaces
+from controller import checks, memory, metrics, workspaces
 from controller.context import Context
 from providers import base
 from reconcilers import conditions, workspace
@@ -120,6 +120,7 @@ async def relist_loop(ctx: Context, name: str) -> None:
             raise
         except Exception as error:
             log.warning("listing the workspaces failed", provider=name, error=str(error))
+        memory.trim()  # NB: what a burst of changes freed goes back to the system
 
 
 async def relist(ctx: Context, name: str) -> int:
