@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from api import formats, meta
+from api.quota import QuotaUsage
 
 
 class OrganizationRole(enum.StrEnum):
@@ -149,6 +150,12 @@ class OrganizationStatus(meta.StatusModel):
     """How many Workspaces the organization's namespace holds."""
     running_workspaces: int | None = Field(default=None, ge=0)
     """How many of them are running."""
+    quota: list[QuotaUsage] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("resource")
+    )
+    """Each limit of ``spec.policy`` (quota, maxRunningWorkspacesPerUser) with its usage."""
+    waiting_workspaces: int | None = Field(default=None, ge=0)
+    """How many workspaces wait to start until a quota has room (stopReason Quota)."""
 
 
 class Organization(meta.Resource):

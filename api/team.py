@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from api import formats, meta
+from api.quota import QuotaUsage
 
 
 class TeamRole(enum.StrEnum):
@@ -97,6 +98,10 @@ class TeamStatus(meta.StatusModel):
     """The team's members from all sources, one entry per person."""
     github: meta.GitHubMembers | None = None
     """The members of ``githubTeam`` as last read from GitHub, and when."""
+    quota: list[QuotaUsage] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("resource")
+    )
+    """Each limit of ``spec.quota`` with its usage."""
 
 
 class Team(meta.Resource):

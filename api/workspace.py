@@ -79,6 +79,7 @@ class ConditionType(enum.StrEnum):
     EDITOR_READY = "EditorReady"
     SSH_READY = "SSHReady"
     GITHUB_READY = "GitHubReady"
+    QUOTA_EXCEEDED = "QuotaExceeded"
 
 
 class PortProtocol(enum.StrEnum):

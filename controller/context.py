@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from controller import accessstate, cache, checks, health, kubeapi, providerpool, slots
-from reconcilers import conditions, workspace
+from reconcilers import conditions, quota, workspace
 from wws import logconfig
 
 log = logconfig.get(__name__)
@@ -77,6 +77,8 @@ class Context:
     """uids whose runtime event waits a moment before their closer look."""
     report_wakeups: dict[str, asyncio.Event] = dataclasses.field(default_factory=dict)
     """uid → set when the agent of a followed workspace wrote a report."""
+    quotas: quota.Index = dataclasses.field(default_factory=quota.Index)
+    """Demand and limits of every workspace, organization and team (:mod:`controller.quotas`)."""
 
     @contextlib.asynccontextmanager
     async def lock(self, uid: str) -> AsyncIterator[None]:

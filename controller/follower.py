@@ -17,7 +17,7 @@ import kopf
 import pydantic
 
 from api.workspace import Workspace, WorkspaceStatus
-from controller import kubeapi, steps
+from controller import kubeapi, quotas, steps
 from controller.context import Context
 from providers import base
 from reconcilers import conditions, workspace
@@ -120,7 +120,7 @@ async def _refresh_from_agent(ctx: Context, ref: base.WorkspaceRef) -> bool | No
         return None
     if ws.metadata.uid != ref.uid or ws.metadata.deletion_timestamp is not None:
         return None
-    plan = workspace.plan(ws)
+    plan = workspace.plan(ws, refusal=quotas.refusal(ctx, body))
     if not plan.running:
         return None
     provider = await ctx.providers.get(ws.spec.provider.value)

@@ -27,7 +27,7 @@ from api.invitation import Invitation
 from api.organization import Organization
 from api.team import Team
 from api.workspace import Workspace
-from controller import access, lifecycle, organizations, secretwatch, workspaces
+from controller import access, lifecycle, organizations, quotas, secretwatch, workspaces
 
 WORKSPACES = (meta.GROUP, meta.VERSION, Workspace.RESOURCE.plural)
 ORGANIZATIONS = (meta.GROUP, meta.VERSION, Organization.RESOURCE.plural)
@@ -62,6 +62,9 @@ def register(reg: kopf.OperatorRegistry) -> None:
     kopf.on.delete(*TEAMS, id="deleted", optional=True, registry=reg)(organizations.team_deleted)
     kopf.on.event(*WORKSPACES, id="observe", registry=reg)(workspaces.workspace_event)
     kopf.on.event(*TEAMS, id="observe", registry=reg)(organizations.team_event)
+    # Quotas and policy: limits followed per event (controller.quotas).
+    kopf.on.event(*ORGANIZATIONS, id="quota", registry=reg)(quotas.organization_event)
+    kopf.on.event(*TEAMS, id="quota", registry=reg)(quotas.team_event)
     # Membership → RBAC: every change that can change who may do what marks the organization.
     kopf.on.event(*ORGANIZATIONS, id="access", registry=reg)(access.organization_event)
     kopf.on.event(*TEAMS, id="access", registry=reg)(access.namespaced_event)

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Coroutine
 from typing import Any
 
-from controller import access, githubsync, metrics, organizations, orphans, runtime
+from controller import access, githubsync, metrics, organizations, orphans, quotas, runtime
 from controller.context import Context
 
 
@@ -19,6 +19,8 @@ async def startup(memo: Context, **_: Any) -> None:
     """Start the background work (see the module docstring)."""
     ctx = memo
     metrics.known_providers(ctx.providers.available())
+    # NB: before any handler decides a start, so a restart never lets one over a quota.
+    await quotas.prime(ctx)
 
     def start(work: Coroutine[Any, Any, None], name: str) -> None:
         ctx.background.append(asyncio.create_task(work, name=name))

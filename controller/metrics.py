@@ -14,7 +14,10 @@
 - ``wws_github_requests_total{result}`` — requests to GitHub's REST API by result (``ok``,
   ``not_modified``: a 304 that cost no rate limit, or the failure's reason);
 - ``wws_access_writes_total`` — RBAC objects created, updated or deleted by the access loop
-  (``wws_reconcile_total{kind="Access"}`` counts its runs).
+  (``wws_reconcile_total{kind="Access"}`` counts its runs);
+- ``wws_quota_used{organization,team,resource}`` / ``wws_quota_limit{...}`` — usage against
+  each limit of an organization's policy (``team=""``) and of a team's quota, as the
+  statuses show it (CPU in cores, memory and storage in bytes).
 
 Plus the client library's default process metrics (``process_resident_memory_bytes``, ...).
 """
@@ -23,10 +26,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import REGISTRY, Counter, Histogram, disable_created_metrics
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from api import units
+from api.quota import QuotaUsage
 from api.workspace import Phase
 
 # NB: the *_created series double the output and no dashboard of ours reads them.
@@ -110,3 +115,23 @@ def workspace_seen(uid: str, *, phase: str | None, provider: str) -> None:
 
 def workspace_gone(uid: str) -> None:
     _PHASES.phases.pop(uid, None)
+
+
+QUOTA_USED = Gauge(
+    "wws_quota_used",
+    "Usage against a limit of an organization's policy (team empty) or a team's quota.",
+    ["organization", "team", "resource"],
+)
+QUOTA_LIMIT = Gauge(
+    "wws_quota_limit",
+    "A limit of an organization's policy (team empty) or a team's quota.",
+    ["organization", "team", "resource"],
+)
+
+
+def quota_usage(organization: str, team: str, rows: list[QuotaUsage]) -> None:
+    """The gauges of one organization's (or team's) limits, from its status rows."""
+    for row in rows:
+        labels = {"organization": organization, "team": team, "resource": row.resource}
+        QUOTA_USED.labels(**labels).set(float(units.parse_quantity(row.used)))
+        QUOTA_LIMIT.labels(**labels).set(float(units.parse_quantity(row.limit)))

@@ -46,7 +46,7 @@ import pydantic
 
 from api import meta
 from api.workspace import Phase, Workspace
-from controller import cache, follower, kubeapi, metrics, secrets, steps, switching
+from controller import cache, follower, kubeapi, metrics, quotas, secrets, steps, switching
 from controller.context import Context, bound, patch_status
 from providers import base, registry
 from reconcilers import conditions, workspace
@@ -58,7 +58,8 @@ async def _reconcile_workspace(ctx: Context, body: kopf.Body) -> workspace.Failu
     ws = original = Workspace.model_validate(body)
     if ws.metadata.deletion_timestamp is not None:
         return None  # NB: being deleted: never re-create what the delete handler removes
-    plan = workspace.plan(ws)
+    refusal = quotas.refusal(ctx, body)
+    plan = workspace.plan(ws, refusal=refusal)
     if ws.status.phase is None and plan.running:
         # A new workspace: say it is accepted before the provider is asked.
         early = workspace.provisioning_status(ws, plan, at=conditions.now())
@@ -73,7 +74,7 @@ async def _reconcile_workspace(ctx: Context, body: kopf.Body) -> workspace.Failu
             ctx, ws, plan, workspace.Failure(problem.reason, str(problem))
         )
     else:
-        plan = workspace.plan(ws, config_files=credentials.files)
+        plan = workspace.plan(ws, config_files=credentials.files, refusal=refusal)
         moved = await switching.switch_if_needed(ctx, body, ws, plan)
         outcome = moved if moved is not None else await steps.act(ctx, ws, plan)
         outcome = dataclasses.replace(outcome, github=credentials.github)
@@ -175,7 +176,8 @@ async def _refresh(
             digest = workspace.files_digest(found.files)
             if ctx.config_digests.get(uid) != digest:
                 # NB: ensure() of a converged workspace only rewrites the agent's files.
-                acted = await steps.act(ctx, ws, workspace.plan(ws, config_files=found.files))
+                again = workspace.plan(ws, config_files=found.files, refusal=plan.refusal)
+                acted = await steps.act(ctx, ws, again)
                 if acted.failure is None:
                     ctx.config_digests[uid] = digest
                     outcome = dataclasses.replace(outcome, observed=acted.observed)
@@ -211,7 +213,7 @@ async def resync_workspace(
             return  # the handlers have said so in the status
         if ws.metadata.uid != uid or ws.metadata.deletion_timestamp is not None:
             return
-        plan = workspace.plan(ws)
+        plan = workspace.plan(ws, refusal=quotas.refusal(ctx, body))
         try:
             provider = await ctx.providers.get(ws.spec.provider.value)
             observed = await asyncio.wait_for(provider.observe(plan.ref), ctx.call_timeout)
@@ -312,12 +314,14 @@ async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None
         metrics.workspace_gone(uid)
         follower.unfollow(ctx, uid)
         ctx.config_digests.pop(uid, None)
+        quotas.workspace_changed(ctx, body, deleted=True)
     else:
         if ctx.checks.context is None:
             ctx.checks.context = contextvars.copy_context()
         ctx.workspaces[uid] = cache.entry(body)
         phase = (body.get("status") or {}).get("phase")
         metrics.workspace_seen(uid, phase=phase, provider=provider)
+        quotas.workspace_changed(ctx, body, deleted=False)
     ctx.organizations_changed.set()
 
 

@@ -15,6 +15,7 @@ from api.workspace import (
     WorkspaceSpec,
 )
 from providers import agent, base
+from reconcilers.quota import Refusal
 from reconcilers.workspace.vocabulary import CODE_SERVER_PORT, HELD_REASONS, SSH_PORT
 
 
@@ -31,6 +32,8 @@ class Plan:
     on."""
     stop_reason: str | None
     """Why the workspace should not run (Requested, Idle, ...); ``None``: it should run."""
+    refusal: Refusal | None = None
+    """Why it may not start now (a quota, the organization's policy), when that holds it."""
 
     @property
     def ref(self) -> base.WorkspaceRef:
@@ -151,17 +154,28 @@ def desired_of(
     )
 
 
-def plan(workspace: Workspace, *, config_files: Mapping[str, bytes] | None = None) -> Plan:
+def plan(
+    workspace: Workspace,
+    *,
+    config_files: Mapping[str, bytes] | None = None,
+    refusal: Refusal | None = None,
+) -> Plan:
     """What the workspace should be now (pure: reads the object only). ``config_files``:
-    the agent's (:func:`config_files_of`), when the controller is about to hand them over."""
+    the agent's (:func:`config_files_of`), when the controller is about to hand them over;
+    ``refusal``: why quotas or the organization's policy keep it from starting now
+    (:meth:`reconcilers.quota.Index.gate`)."""
     status = workspace.status
     annotation = workspace.metadata.annotations.get(RESTARTED_AT_ANNOTATION)
     restart_asked = annotation is not None and annotation != status.observed_restarted_at
     stop_reason: str | None = None
+    holding: Refusal | None = None
     if not workspace.spec.running:
         stop_reason = StopReason.REQUESTED
     elif status.stop_reason in HELD_REASONS and not restart_asked:
         stop_reason = status.stop_reason
+    elif refusal is not None:
+        stop_reason = refusal.stop_reason
+        holding = refusal
     running = stop_reason is None
     return Plan(
         desired=desired_of(workspace, running=running, config_files=config_files),
@@ -169,4 +183,5 @@ def plan(workspace: Workspace, *, config_files: Mapping[str, bytes] | None = Non
         restart=restart_asked and running and status.stop_reason not in HELD_REASONS,
         restarted_at=annotation,
         stop_reason=stop_reason,
+        refusal=holding,
     )

@@ -76,6 +76,10 @@ def ready_condition(
         else:
             status, (reason, message, exempt) = FALSE, blocker
             exempt = exempt or reason == AGENT_NOT_REPORTING
+    elif ok and plan_.refusal is not None:
+        # NB: held by a quota or the policy: not as the spec asks, but nothing is late.
+        status, reason, message = FALSE, plan_.refusal.reason, plan_.refusal.message
+        exempt = True
     elif ok:
         status, reason, message = TRUE, good, ""
     elif failure is not None:

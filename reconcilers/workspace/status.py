@@ -42,11 +42,14 @@ from reconcilers.workspace.vocabulary import (
     FALSE,
     HOME_READY,
     IMAGE_READY,
+    QUOTA_EXCEEDED,
     READY,
     SSH_PORT,
+    TRUE,
     UNKNOWN,
     Timeouts,
     human,
+    sane_reason,
 )
 
 
@@ -132,6 +135,9 @@ def status_after(
     required = [c for c in agent_conds if c.type in REQUIRED_AGENT_CONDITIONS]
     optional = [c for c in agent_conds if c.type not in REQUIRED_AGENT_CONDITIONS]
     conds = [ready, *steps, *required, github, *optional]
+    quota = _quota_condition(workspace, plan_, at=at)
+    if quota is not None:
+        conds.append(quota)
     report = (
         this_boot(outcome.agent, observed)
         if observed is not None and observed.state is base.State.RUNNING
@@ -182,6 +188,30 @@ def status_after(
         last_activity_time=old.last_activity_time,
         stop_reason=stop_reason,
         observed_restarted_at=plan_.restarted_at if acted else old.observed_restarted_at,
+    )
+
+
+def _quota_condition(
+    workspace: Workspace, plan_: Plan, *, at: datetime.datetime
+) -> meta.Condition | None:
+    """QuotaExceeded: True (the quota, used and limit) while a quota keeps the workspace
+    from starting; False once it has room; absent for a workspace never held."""
+    previous = workspace.status.conditions
+    refusal = plan_.refusal
+    if refusal is not None and refusal.reason == QUOTA_EXCEEDED:
+        status, reason, message = TRUE, sane_reason(refusal.quota), refusal.message
+    elif meta.find_condition(previous, QUOTA_EXCEEDED) is not None:
+        status, reason, message = FALSE, "WithinQuota", ""
+    else:
+        return None
+    return conditions.condition(
+        previous,
+        type_=QUOTA_EXCEEDED,
+        status=status,
+        reason=reason,
+        message=message,
+        generation=workspace.metadata.generation,
+        at=at,
     )
 
 

@@ -58,7 +58,8 @@ def _container_condition(
     if state is base.State.RUNNING:
         return TRUE, "Running", ""
     if not plan_.running and state in (base.State.ABSENT, base.State.STOPPED, base.State.CREATED):
-        return FALSE, "Stopped", f"the workspace is stopped: {_why_stopped(plan_.stop_reason)}"
+        why = plan_.refusal.message if plan_.refusal else _why_stopped(plan_.stop_reason)
+        return FALSE, "Stopped", f"the workspace is stopped: {why}"
     if state is base.State.ABSENT:
         return FALSE, "Creating", "the container does not exist yet"
     if state is base.State.CREATED:

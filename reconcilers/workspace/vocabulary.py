@@ -30,6 +30,7 @@ LANGUAGES_READY = ConditionType.LANGUAGES_READY
 DOTFILES_READY = ConditionType.DOTFILES_READY
 BOOTSTRAP_READY = ConditionType.BOOTSTRAP_READY
 GITHUB_READY = ConditionType.GITHUB_READY
+QUOTA_EXCEEDED = ConditionType.QUOTA_EXCEEDED
 
 #: The agent's conditions, in the order the status lists them (GitHubReady goes after
 #: LanguagesReady: the required ones first).
@@ -52,8 +53,10 @@ CODE_SERVER_PORT = base.PortSpec("code-server", 8080)
 SSH_PORT = base.PortSpec("ssh", 22)
 
 #: Stop reasons that keep a workspace stopped although ``spec.running`` is true, until a new
-#: ``wws.dev/restartedAt`` annotation asks for it again (start after an idle stop).
-HELD_REASONS = frozenset({StopReason.IDLE, StopReason.QUOTA, StopReason.POLICY})
+#: ``wws.dev/restartedAt`` annotation asks for it again (start after an idle stop). Quota and
+#: Policy are not among them: they are decided again at every reconcile
+#: (:mod:`reconcilers.quota`), so the workspace starts by itself once allowed.
+HELD_REASONS = frozenset({StopReason.IDLE})
 
 #: Ready reasons after which the phase is Failed.
 START_TIMEOUT = "StartTimeout"
