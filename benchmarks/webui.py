@@ -37,6 +37,7 @@ from tests.support.storeproc import REPO, StoreProcess
 
 ORG = "bench"
 ASSET = os.urandom(1 << 20)
+SMALL = os.urandom(16 << 10)
 
 
 def free_port() -> int:
@@ -87,6 +88,11 @@ async def upstream_app(port: int) -> web.AppRunner:
             return web.Response(status=302, headers={"Location": "./login"})
         return web.Response(body=ASSET, content_type="application/javascript")
 
+    async def small(request: web.Request) -> web.Response:
+        if request.cookies.get("code-server-session") != "bench-cookie":
+            return web.Response(status=302, headers={"Location": "./login"})
+        return web.Response(body=SMALL, content_type="application/javascript")
+
     async def echo(request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
@@ -100,6 +106,7 @@ async def upstream_app(port: int) -> web.AppRunner:
     app = web.Application()
     app.router.add_post("/login", login)
     app.router.add_get("/static/asset.js", asset)
+    app.router.add_get("/static/small.js", small)
     app.router.add_get("/ws", echo)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -254,7 +261,12 @@ async def live(
 async def proxy(ui: str, cookie: dict[str, str], upstream: int) -> dict[str, float]:
     direct_url = f"http://127.0.0.1:{upstream}/static/asset.js"
     proxied_url = f"{ui}/w/{ORG}/ws-0000/static/asset.js"
-    results: dict[str, list[float]] = {"direct": [], "proxied": []}
+    results: dict[str, list[float]] = {
+        "direct": [],
+        "proxied": [],
+        "small_direct": [],
+        "small_proxied": [],
+    }
     async with aiohttp.ClientSession(
         cookies={**cookie, "code-server-session": "bench-cookie"}
     ) as session:
@@ -266,7 +278,12 @@ async def proxy(ui: str, cookie: dict[str, str], upstream: int) -> dict[str, flo
                         answer.status,
                     )
         for _ in range(50):
-            for label, url in (("direct", direct_url), ("proxied", proxied_url)):
+            for label, url in (
+                ("direct", direct_url),
+                ("proxied", proxied_url),
+                ("small_direct", direct_url.replace("asset.js", "small.js")),
+                ("small_proxied", proxied_url.replace("asset.js", "small.js")),
+            ):
                 start = time.perf_counter()
                 async with session.get(url) as answer:
                     await answer.read()
@@ -290,6 +307,8 @@ async def proxy(ui: str, cookie: dict[str, str], upstream: int) -> dict[str, flo
         "asset_direct_ms": direct * 1000,
         "asset_proxied_ms": proxied * 1000,
         "asset_ratio": proxied / direct,
+        "small_direct_ms": statistics.median(results["small_direct"]) * 1000,
+        "small_proxied_ms": statistics.median(results["small_proxied"]) * 1000,
         "ws_direct_p50_ms": statistics.median(rtt["direct"]) * 1000,
         "ws_proxied_p50_ms": statistics.median(rtt["proxied"]) * 1000,
         "ws_added_p50_ms": (statistics.median(rtt["proxied"]) - statistics.median(rtt["direct"]))
@@ -361,6 +380,10 @@ async def run(args: argparse.Namespace) -> None:
             print(
                 f"proxy, 1 MiB static asset: direct {figures['asset_direct_ms']:.2f} ms, through "
                 f"/w/ {figures['asset_proxied_ms']:.2f} ms, ratio {figures['asset_ratio']:.2f}"
+            )
+            print(
+                f"proxy, 16 KiB asset: direct {figures['small_direct_ms']:.2f} ms, through /w/ "
+                f"{figures['small_proxied_ms']:.2f} ms"
             )
             print(
                 f"proxy, WebSocket round trip p50: direct {figures['ws_direct_p50_ms']:.3f} ms, "

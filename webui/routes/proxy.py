@@ -174,13 +174,18 @@ def _forward_cookies(raw: str | None, code_server: str | None) -> str:
     return "; ".join(kept)
 
 
-async def _mark_activity(ui: UI, person: Person, obj: dict[str, Any]) -> None:
+def _note_activity(ui: UI, person: Person, obj: dict[str, Any]) -> None:
+    """Mark the workspace used, unless that was done less than a minute ago."""
     upstreams = upstreams_of(ui)
     uid = obj["metadata"]["uid"]
     now = time.monotonic()
     if now - upstreams.activity.get(uid, 0.0) < ACTIVITY_EVERY_SECONDS:
         return
     upstreams.activity[uid] = now
+    upstreams.spawn(_mark_activity(ui, person, obj))
+
+
+async def _mark_activity(ui: UI, person: Person, obj: dict[str, Any]) -> None:
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     metadata = obj["metadata"]
     try:
@@ -265,7 +270,7 @@ async def http_proxy(request: Request) -> Response:
             upstream.release()
             continue
         break
-    upstreams_of(ui).spawn(_mark_activity(ui, person, obj))
+    _note_activity(ui, person, obj)
     response_headers = [
         (k, v)
         for k, v in upstream.headers.items()
@@ -328,7 +333,7 @@ async def websocket_proxy(websocket: WebSocket) -> None:
         await websocket.close(code=1011)
         return
     await websocket.accept(subprotocol=upstream.protocol)
-    upstreams_of(ui).spawn(_mark_activity(ui, person, obj))
+    _note_activity(ui, person, obj)
 
     async def browser_to_upstream() -> None:
         try:
