@@ -85,6 +85,8 @@ def main(
         ssl_certfile=str(tls_cert) if secure_people and tls_cert else None,
         ssl_keyfile=str(tls_key) if secure_people and tls_key else None,
         ws="websockets-sansio",
+        # NB: event streams and editor sockets never end by themselves; a stop waits this long.
+        timeout_graceful_shutdown=3,
     )
     servers = [uvicorn.Server(people)]
     if issuer_listen is not None and tls_cert is not None and tls_key is not None:
@@ -98,6 +100,7 @@ def main(
                     port=issuer_port,
                     log_level="warning",
                     lifespan="off",
+                    timeout_graceful_shutdown=3,
                     ssl_certfile=str(tls_cert),
                     ssl_keyfile=str(tls_key),
                 )
