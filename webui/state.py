@@ -41,6 +41,8 @@ class UI:
         self.bootstrap_token = settings.bootstrap_token
         self._orgs: tuple[float, list[dict[str, Any]]] = (0.0, [])
         self._orgs_lock = asyncio.Lock()
+        self._invitations: tuple[float, list[dict[str, Any]]] = (0.0, [])
+        self._invitations_lock = asyncio.Lock()
 
     async def start(self) -> None:
         self.mirror.start()
@@ -72,15 +74,29 @@ class UI:
                 mine.append(org)
         return mine
 
+    async def all_invitations(self) -> list[dict[str, Any]]:
+        """Every Invitation, read as the UI itself (cached for a couple of seconds)."""
+        async with self._invitations_lock:
+            when, invitations = self._invitations
+            if time.monotonic() - when < ORGS_CACHE_SECONDS:
+                return invitations
+            try:
+                answer = await self.kube.request("GET", path("invitations"), person=None)
+            except ApiError:
+                return invitations
+            invitations = list(answer.get("items") or [])
+            self._invitations = (time.monotonic(), invitations)
+            return invitations
+
+    def forget_invitations(self) -> None:
+        """After a write of an Invitation: the next read asks the API again."""
+        self._invitations = (0.0, self._invitations[1])
+
     async def invitations_for(self, person: Person) -> list[dict[str, Any]]:
         """Pending Invitations addressed to the person's login or a verified e-mail."""
-        try:
-            answer = await self.kube.request("GET", path("invitations"), person=None)
-        except ApiError:
-            return []
         addresses = {person.login, *person.emails}
         found = []
-        for invitation in answer.get("items") or []:
+        for invitation in await self.all_invitations():
             spec, status = invitation.get("spec") or {}, invitation.get("status") or {}
             invitee = str(spec.get("invitee") or "").lower()
             pending = (status.get("phase") or "Pending") == "Pending" and not spec.get("revoked")

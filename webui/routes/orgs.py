@@ -94,6 +94,7 @@ async def invite(request: Request) -> Response:
         await ui.api.call(person, "POST", path("invitations", namespace=org), body=body)
     except ApiError as error:
         return _api_error_page(request, error)
+    ui.forget_invitations()
     log.info("webui.invited", namespace=org, login=person.login)
     return RedirectResponse(f"/orgs/{org}", status_code=303)
 
@@ -111,6 +112,7 @@ async def revoke(request: Request) -> Response:
         )
     except ApiError as error:
         return _api_error_page(request, error)
+    ui.forget_invitations()
     log.info("webui.invitation_revoked", namespace=org, name=name, login=person.login)
     return RedirectResponse(f"/orgs/{org}", status_code=303)
 
@@ -130,6 +132,7 @@ async def accept(request: Request) -> Response:
         )
     except ApiError as error:
         return _api_error_page(request, error)
+    ui.forget_invitations()
     log.info("webui.invitation_accepted", namespace=org, name=name, login=person.login)
     return RedirectResponse(f"/orgs/{org}", status_code=303)
 
