@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -15,6 +16,23 @@ environment = jinja2.Environment(
     autoescape=jinja2.select_autoescape(["html"]),
     undefined=jinja2.ChainableUndefined,
 )
+
+
+_ROWS: dict[tuple[str, ...], Markup] = {}
+ROWS_KEPT = 20000
+
+
+def dashboard_row(row: dict[str, Any], key: tuple[str, ...]) -> Markup:
+    """One dashboard row's HTML, rendered once per ``key`` (the object's uid and
+    resourceVersion, and the ages shown): the same for every viewer, so a page of 500 rows is
+    mostly lookups."""
+    found = _ROWS.get(key)
+    if found is None:
+        if len(_ROWS) > ROWS_KEPT:
+            _ROWS.clear()
+        found = Markup(environment.get_template("_row.html").render(r=row))
+        _ROWS[key] = found
+    return found
 
 
 def render_bytes(name: str, context: dict[str, Any]) -> bytes:

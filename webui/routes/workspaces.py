@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from api import languages, meta
 from api.workspace import DEFAULT_IMAGE, RESTARTED_AT_ANNOTATION, Phase
-from webui import github, sshblock, views
+from webui import github, sshblock, templates, views
 from webui.kube import ApiError, Person, path
 from webui.state import UI, person_of, ui_of
 from webui.templates import render
@@ -63,13 +63,20 @@ async def dashboard(request: Request) -> Response:
                 search in str(item[k]).lower() for k in ("name", "owner", "team", "message")
             ):
                 continue
-            rows.append(item)
-    rows.sort(key=lambda r: (r["namespace"], r["name"]))
+            metadata = obj.get("metadata") or {}
+            key = (
+                str(metadata.get("uid")),
+                str(metadata.get("resourceVersion")),
+                item["age"],
+                item["activity"],
+            )
+            rows.append((item["namespace"], item["name"], templates.dashboard_row(item, key)))
+    rows.sort(key=lambda r: (r[0], r[1]))
     return render(
         request,
         "dashboard.html",
         {
-            "rows": rows,
+            "rows": [html for _namespace, _name, html in rows],
             "show": scope,
             "q": search,
             "phase": phase,
