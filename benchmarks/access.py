@@ -228,8 +228,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
 
             team = f"{GROUP_PATH}/namespaces/{org}/teams/t0"
             current = api.call("GET", team)["spec"]["members"]
-            joiner = f"github:p{args.members - 1 - round_}"
-            api.merge(team, {"spec": {"members": [*current, {"user": joiner[7:]}]}})
+            names = {member["user"] for member in current}
+            outside = [f"p{i}" for i in range(args.members) if f"p{i}" not in names]
+            login = outside[round_ % len(outside)]
+            joiner = f"github:{login}"
+            api.merge(team, {"spec": {"members": [*current, {"user": login}]}})
             timings["team_add"].append(
                 until(functools.partial(api.allowed, joiner, org, "use", "teams", "t0"))
             )
