@@ -203,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             api.merge(org_path, {"spec": {"members": [*people, {"user": newcomer}]}})
             timings["spec_add"].append(until(member))
             api.merge(org_path, {"spec": {"members": people}})
-            timings["spec_remove"].append(until(lambda: not member()))
+            timings["spec_remove"].append(until(_negate(member)))
 
             invitation = f"{GROUP_PATH}/namespaces/{org}/invitations/{newcomer}"
             api.call(
@@ -224,11 +224,11 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             )
             timings["invitation_accept"].append(until(member))
             api.call("DELETE", invitation)
-            timings["invitation_delete"].append(until(lambda: not member()))
+            timings["invitation_delete"].append(until(_negate(member)))
 
             team = f"{GROUP_PATH}/namespaces/{org}/teams/t0"
             current = api.call("GET", team)["spec"]["members"]
-            names = {member["user"] for member in current}
+            names = {entry["user"] for entry in current}
             outside = [f"p{i}" for i in range(args.members) if f"p{i}" not in names]
             login = outside[round_ % len(outside)]
             joiner = f"github:{login}"
@@ -247,6 +247,10 @@ def run(args: argparse.Namespace) -> dict[str, float]:
             controller.terminate()
             controller.wait(timeout=20)
         store.stop()
+
+
+def _negate(check: Callable[[], bool]) -> Callable[[], bool]:
+    return lambda: not check()
 
 
 def _has_phase(api: Api, path: str, phase: str) -> bool:
