@@ -71,7 +71,7 @@ def probe_kvm(boot: BootFiles, *, timeout: float = PROBE_TIMEOUT) -> tuple[bool,
         "-initrd",
         str(boot.initrd),
         "-append",
-        "console=ttyS0 quiet panic=-1 wws.mode=probe",
+        "console=ttyS0 quiet panic=-1 no_timer_check wws.mode=probe",
     ]
     started = time.monotonic()
     try:

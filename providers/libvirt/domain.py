@@ -206,6 +206,8 @@ def domain_xml(spec: DomainSpec) -> str:
         "quiet",
         "loglevel=3",
         "panic=-1",
+        # NB: on a busy host a TCG guest can miss the IO-APIC timer check and panic at boot
+        "no_timer_check",
         "wws.mode=boot",
         f"wws.hostname={spec.ref.name}",
         f"wws.fwdmac={fwd_mac}",
