@@ -181,6 +181,34 @@ def stop_raw(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
+async def idle_memory(
+    ref: base.WorkspaceRef, observed: base.Observed, key: Path, idle_seconds: float
+) -> dict[str, float]:
+    """QEMU's (and virtiofsd's) RSS beyond the guest's own used memory, once idle."""
+    await asyncio.sleep(idle_seconds)
+    qemu_kib = sum(_rss_kib(p) for p in _pids(f"guest={naming.domain_name(ref.uid)}"))
+    fsd_kib = sum(_rss_kib(p) for p in _pids(f"virtiofsd.*{ref.uid}"))
+    port = observed.host_port("ssh")
+    used = subprocess.run(
+        [
+            "ssh", "-F", "/dev/null", "-i", str(key), "-p", str(port),
+            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+            "-o", "LogLevel=ERROR", "alice@127.0.0.1",
+            "awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print t-a}' /proc/meminfo",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )  # fmt: skip
+    guest_kib = int(used.stdout.strip() or 0)
+    return {
+        "idle_qemu_rss_mib": round(qemu_kib / 1024, 1),
+        "idle_virtiofsd_rss_mib": round(fsd_kib / 1024, 1),
+        "idle_guest_used_mib": round(guest_kib / 1024, 1),
+        "idle_overhead_mib": round((qemu_kib + fsd_kib - guest_kib) / 1024, 1),
+    }
+
+
 # --- the run --------------------------------------------------------------------------------
 
 
@@ -210,63 +238,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         org = f"b{uuid.uuid4().hex[:8]}"
         wws_runs: list[float] = []
         raw_runs: list[float] = []
-        refs: list[base.WorkspaceRef] = []
         for index in range(args.runs):
             seconds, ref, observed = await provider_boot(provider, image, key, org)
             wws_runs.append(seconds)
-            refs.append(ref)
             print(f"run {index + 1}: provider ensure → SSH {seconds:.1f}s", file=sys.stderr)
             if index == 0:
-                pid = _pids(f"guest={naming.domain_name(ref.uid)}")
-                fsd = _pids(f"virtiofsd.*{ref.uid}")
-                await asyncio.sleep(args.idle_seconds)
-                qemu_kib = sum(_rss_kib(p) for p in pid)
-                fsd_kib = sum(_rss_kib(p) for p in fsd)
-                used = subprocess.run(
-                    [
-                        "ssh",
-                        "-F",
-                        "/dev/null",
-                        "-i",
-                        str(key),
-                        "-p",
-                        str(observed.host_port("ssh")),
-                        "-o",
-                        "StrictHostKeyChecking=no",
-                        "-o",
-                        "UserKnownHostsFile=/dev/null",
-                        "-o",
-                        "LogLevel=ERROR",
-                        "alice@127.0.0.1",
-                        "awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print t-a}' /proc/meminfo",
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                )
-                guest_kib = int(used.stdout.strip() or 0)
-                results["idle_qemu_rss_mib"] = round(qemu_kib / 1024, 1)
-                results["idle_virtiofsd_rss_mib"] = round(fsd_kib / 1024, 1)
-                results["idle_guest_used_mib"] = round(guest_kib / 1024, 1)
-                results["idle_overhead_mib"] = round((qemu_kib + fsd_kib - guest_kib) / 1024, 1)
+                # a second VM of the same image adds only its overlay and its home
+                results["second_vm_bytes"] = {
+                    "overlay": disks.allocated_bytes(layout.root_disk(ref.uid)),
+                    "home": disks.allocated_bytes(layout.home_disk(ref.uid)),
+                    "base_disk_shared": disks.allocated_bytes(base_disk),
+                }
+                results.update(await idle_memory(ref, observed, key, args.idle_seconds))
+            # NB: one VM at a time: an idle VM still costs CPU under emulation
+            await provider.delete(ref)
             seconds_raw, procs = await asyncio.to_thread(raw_boot, boot, base_disk, key, work)
             raw_runs.append(seconds_raw)
             print(f"run {index + 1}: raw qemu → SSH {seconds_raw:.1f}s", file=sys.stderr)
             stop_raw(procs)
-        # the bytes a second VM of the same image adds
-        second = refs[1] if len(refs) > 1 else refs[0]
-        results["second_vm_bytes"] = {
-            "overlay": disks.allocated_bytes(layout.root_disk(second.uid)),
-            "home": disks.allocated_bytes(layout.home_disk(second.uid)),
-        }
         results["provider_ssh_seconds"] = [round(s, 1) for s in wws_runs]
         results["raw_ssh_seconds"] = [round(s, 1) for s in raw_runs]
         results["provider_p50"] = round(statistics.median(wws_runs), 1)
         results["raw_p50"] = round(statistics.median(raw_runs), 1)
         results["ratio"] = round(statistics.median(wws_runs) / statistics.median(raw_runs), 2)
         results["domain_type"] = (await provider.acceleration()).domain_type
-        for ref in refs:
-            await provider.delete(ref)
         await provider.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
