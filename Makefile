@@ -41,6 +41,7 @@ bench: setup
 	$(BIN)/python -m benchmarks.store
 	$(BIN)/python -m benchmarks.workspace_start
 	$(BIN)/python -m benchmarks.webui
+	$(BIN)/python -m benchmarks.vm_start
 
 ## crds: regenerate crds/ from the pydantic models in api/
 crds: $(STAMP)

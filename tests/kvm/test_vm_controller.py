@@ -4,6 +4,7 @@ and its home alone; delete removes the domain and its disks."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -104,6 +105,12 @@ spec:
         ),
         "SSHReady through the controller",
         timeout=SSH_TIMEOUT,
+        interval=1.0,
+        detail=lambda: (
+            json.dumps(kubectl.workspace(org, "vm").get("status"), indent=1)
+            + "\ncontroller log:\n"
+            + controller.log()[-3000:]
+        ),
     )
     uid = obj["metadata"]["uid"]
     status = obj["status"]
