@@ -138,9 +138,15 @@ async def test_subscribe_reports_domain_events_and_agent_reports(
     provider = LibvirtProvider(data_dir=tmp_path, start_daemon=False)
     await provider.open()
     uid = str(uuid.uuid4())
-    stream = provider.subscribe()
+    changes: asyncio.Queue[base.Change] = asyncio.Queue()
+
+    async def consume() -> None:
+        async for change in provider.subscribe():
+            await changes.put(change)
+
+    consumer = asyncio.create_task(consume())
     try:
-        first = await asyncio.wait_for(anext(stream), 30)
+        first = await asyncio.wait_for(changes.get(), 30)
         assert first.kind is base.ChangeKind.CONNECTED
         # a domain of that name appears and goes (no need to boot it)
         xml = (
@@ -150,18 +156,26 @@ async def test_subscribe_reports_domain_events_and_agent_reports(
         conn = daemon.connect(daemon.DEFAULT_URI)
         conn.defineXML(xml).undefine()
         conn.close()
-        seen = [await asyncio.wait_for(anext(stream), 30) for _ in range(2)]
+        seen = [await asyncio.wait_for(changes.get(), 30) for _ in range(2)]
         assert [(c.kind, c.uid, c.action) for c in seen] == [
             (base.ChangeKind.WORKSPACE, uid, "defined"),
             (base.ChangeKind.WORKSPACE, uid, "undefined"),
         ]
         status = provider.folders.status_dir(uid)
         status.mkdir(parents=True)
-        (status / base.AGENT_REPORT_FILE).write_text("{}")
-        change = await asyncio.wait_for(anext(stream), 30)
-        assert (change.kind, change.uid) == (base.ChangeKind.REPORT, uid)
+        change = None
+        for attempt in range(10):  # NB: the file watcher may still be starting on a busy host
+            (status / base.AGENT_REPORT_FILE).write_text(f'{{"n": {attempt}}}')
+            try:
+                change = await asyncio.wait_for(changes.get(), 3)
+                break
+            except TimeoutError:
+                continue
+        assert change is not None and (change.kind, change.uid) == (base.ChangeKind.REPORT, uid)
     finally:
-        await stream.aclose()  # type: ignore[attr-defined]
+        consumer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await consumer
         await provider.close()
 
 
