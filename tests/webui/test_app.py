@@ -143,8 +143,11 @@ def test_csrf_token_is_required(signed_in: SignedIn, api: Api) -> None:
     done = client.post(target, data={"csrf": csrf})
     assert done.status_code == 303
     assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is False
-    started = client.post("/workspaces/acme/alice-dev/start", headers={"X-CSRF-Token": csrf})
+    started = client.post(
+        "/workspaces/acme/alice-dev/start?back=/%5Cevil.example/", headers={"X-CSRF-Token": csrf}
+    )
     assert started.status_code == 303
+    assert started.headers["location"] == "/workspaces/acme/alice-dev"  # never another site
     assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is True
 
 

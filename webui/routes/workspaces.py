@@ -254,10 +254,10 @@ async def workspace_action(request: Request) -> Response:
     log.info(
         "webui.workspace_action", namespace=namespace, name=name, action=action, login=person.login
     )
-    back = request.query_params.get("back") or f"/workspaces/{namespace}/{name}"
-    return RedirectResponse(
-        back if back.startswith("/") and not back.startswith("//") else "/", status_code=303
-    )
+    back = request.query_params.get("back") or ""
+    # NB: only a local path (not //host or /\host, which browsers read as another site).
+    local = back.startswith("/") and not back.startswith("//") and "\\" not in back
+    return RedirectResponse(back if local else f"/workspaces/{namespace}/{name}", status_code=303)
 
 
 async def ssh_config(request: Request) -> Response:
