@@ -22,6 +22,9 @@ back after it has stopped (their homes with ``podman volume rm``), which is much
 than deleting thousands through it and is not what is measured.
 
 The machine is shared: the load average before and after is printed with the figures.
+NB: every Podman container and volume takes one of Podman's locks (``num_locks``, 2,048 by
+default in ``containers.conf``): more than about 2,000 workspaces on one Podman need it
+raised (and ``podman system renumber``) first, or their homes are refused.
 """
 
 from __future__ import annotations
