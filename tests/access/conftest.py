@@ -8,87 +8,18 @@ at who may do what with Workspace objects, not at containers.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.controllerproc import ControllerProcess
 from tests.support.devgithub import DevGitHub
 from tests.support.kubectl import PINNED, Kubectl
 from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
 from wws import manifests
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class ControllerProcess:
-    kubeconfig: Path
-    folder: Path
-    process: subprocess.Popen[bytes] | None = None
-    health: str = field(default_factory=lambda: f"127.0.0.1:{_free_port()}")
-
-    def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://{self.health}/metrics", timeout=5) as answer:
-            return str(answer.read().decode())
-
-    @property
-    def log_path(self) -> Path:
-        return self.folder / "controller.log"
-
-    def start(self) -> ControllerProcess:
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(REPO),
-            "WWS_PODMAN_SOCKET": str(self.folder / "no-podman.sock"),
-            "WWS_DATA_DIR": str(self.folder / "data"),
-        }
-        with self.log_path.open("ab") as output:
-            self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "wws.cli",
-                    "controller",
-                    "run",
-                    "--kubeconfig",
-                    str(self.kubeconfig),
-                    "--resync",
-                    "5",
-                    "--health-listen",
-                    self.health,
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-            )
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-    def log(self) -> str:
-        return self.log_path.read_text()[-6000:] if self.log_path.exists() else ""
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,8 @@ import base64
 import json
 from typing import Any
 
-from tests.access.conftest import ControllerProcess, apply, condition, get
+from tests.access.conftest import apply, condition, get
+from tests.support.controllerproc import ControllerProcess
 from tests.support.devgithub import ALICE_TOKEN, DevGitHub
 from tests.support.kubectl import Kubectl
 from tests.support.waiting import eventually

@@ -16,6 +16,7 @@ import pytest
 from tests.store.conftest import CRDS
 from tests.support.kubeapi import Api, assert_status, widget, widgets
 from tests.support.storeproc import StoreProcess
+from tests.support.waiting import eventually
 
 HOLD = "test.wws.dev/hold"
 
@@ -42,15 +43,6 @@ def owned_configmap(name: str, *owners: dict[str, Any], block: bool = False) -> 
         "metadata": {"name": name, "ownerReferences": refs},
         "data": {"k": "v"},
     }
-
-
-def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
 
 
 def gone(api: Api, path: str) -> Callable[[], bool]:

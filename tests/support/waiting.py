@@ -11,7 +11,7 @@ import pytest
 
 def eventually(
     check: Callable[[], Any],
-    what: str,
+    what: str = "the condition",
     *,
     timeout: float = 30.0,
     interval: float = 0.1,

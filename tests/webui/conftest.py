@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.access.conftest import ControllerProcess
+from tests.support.controllerproc import ControllerProcess
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
 from tests.support.storeproc import REPO, StoreProcess

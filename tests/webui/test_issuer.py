@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from statestore import tls
-from tests.access.conftest import ControllerProcess
+from tests.support.controllerproc import ControllerProcess
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
 from tests.support.kubectl import PINNED, Kubectl
