@@ -30,6 +30,8 @@ from api import formats, languages, meta
 
 RESTARTED_AT_ANNOTATION = f"{meta.GROUP}/restartedAt"
 """Set to a new timestamp to restart the workspace (or start it again after an idle stop)."""
+ACTIVITY_ANNOTATION = f"{meta.GROUP}/lastActivityTime"
+"""Set by the web UI's editor proxy (RFC 3339) when it forwarded traffic: activity."""
 
 DEFAULT_IMAGE = "localhost/wws/workspace:bookworm"
 
@@ -80,6 +82,7 @@ class ConditionType(enum.StrEnum):
     SSH_READY = "SSHReady"
     GITHUB_READY = "GitHubReady"
     QUOTA_EXCEEDED = "QuotaExceeded"
+    IDLE = "Idle"
 
 
 class PortProtocol(enum.StrEnum):
@@ -420,6 +423,9 @@ class WorkspaceStatus(meta.StatusModel):
     """When the workspace last started."""
     last_activity_time: datetime | None = None
     """When someone last used the workspace (editor, SSH); the idle timeout counts from it."""
+    last_activity_source: str | None = None
+    """What that activity was: ssh, tmux, code-server, webui (the editor proxy) or start (a
+    start or wake counts as activity)."""
     stop_reason: formats.Reason | None = None
     """Why the workspace is stopped when it was not asked to be: Idle, Quota, Policy,
     Failed; Requested when ``spec.running`` is false."""
@@ -468,6 +474,20 @@ class Workspace(meta.Resource):
                 type="string",
                 json_path=".spec.team",
                 description="The team the workspace is shared with.",
+                priority=1,
+            ),
+            meta.PrinterColumn(
+                name="Last Activity",
+                type="date",
+                json_path=".status.lastActivityTime",
+                description="When someone last used the workspace.",
+                priority=1,
+            ),
+            meta.PrinterColumn(
+                name="Activity",
+                type="string",
+                json_path=".status.lastActivitySource",
+                description="What that activity was (ssh, tmux, code-server, webui, start).",
                 priority=1,
             ),
             meta.PrinterColumn(

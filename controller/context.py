@@ -77,6 +77,10 @@ class Context:
     """uids whose runtime event waits a moment before their closer look."""
     report_wakeups: dict[str, asyncio.Event] = dataclasses.field(default_factory=dict)
     """uid → set when the agent of a followed workspace wrote a report."""
+    idle_deadlines: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """uid → the idle deadline of a running workspace (:mod:`controller.idle`)."""
+    idle_warned: dict[str, float] = dataclasses.field(default_factory=dict)
+    """uid → the stop time its IdleSoon warning was posted for (once per deadline)."""
     quotas: quota.Index = dataclasses.field(default_factory=quota.Index)
     """Demand and limits of every workspace, organization and team (:mod:`controller.quotas`)."""
 

@@ -11,7 +11,16 @@ import functools
 from collections.abc import Coroutine
 from typing import Any
 
-from controller import access, githubsync, metrics, organizations, orphans, quotas, runtime
+from controller import (
+    access,
+    githubsync,
+    idle,
+    metrics,
+    organizations,
+    orphans,
+    quotas,
+    runtime,
+)
 from controller.context import Context
 
 
@@ -30,6 +39,7 @@ async def startup(memo: Context, **_: Any) -> None:
     start(access.access_loop(ctx), "access")
     start(githubsync.github_loop(ctx), "github")
     start(ctx.checks.run(functools.partial(runtime.check, ctx)), "checks")
+    start(idle.idle_loop(ctx), "idle")
     for name in ctx.providers.available():
         start(runtime.follow_changes(ctx, name), f"changes of {name}")
         start(runtime.relist_loop(ctx, name), f"listings of {name}")

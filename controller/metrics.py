@@ -15,6 +15,9 @@
   ``not_modified``: a 304 that cost no rate limit, or the failure's reason);
 - ``wws_access_writes_total`` — RBAC objects created, updated or deleted by the access loop
   (``wws_reconcile_total{kind="Access"}`` counts its runs);
+- ``wws_workspace_stops_total{reason}`` — workspaces stopped or held from starting, by
+  stopReason; ``wws_workspace_last_activity_seconds{namespace,name}`` — seconds since each
+  workspace's last activity;
 - ``wws_quota_used{organization,team,resource}`` / ``wws_quota_limit{...}`` — usage against
   each limit of an organization's policy (``team=""``) and of a team's quota, as the
   statuses show it (CPU in cores, memory and storage in bytes).
@@ -24,6 +27,7 @@ Plus the client library's default process metrics (``process_resident_memory_byt
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram, disable_created_metrics
@@ -135,3 +139,42 @@ def quota_usage(organization: str, team: str, rows: list[QuotaUsage]) -> None:
         labels = {"organization": organization, "team": team, "resource": row.resource}
         QUOTA_USED.labels(**labels).set(float(units.parse_quantity(row.used)))
         QUOTA_LIMIT.labels(**labels).set(float(units.parse_quantity(row.limit)))
+
+
+WORKSPACE_STOPS = Counter(
+    "wws_workspace_stops",
+    "Workspaces stopped (or held from starting), by stopReason (Requested, Idle, Quota,"
+    " Policy, Failed).",
+    ["reason"],
+)
+
+
+class _LastActivity(Collector):
+    """``wws_workspace_last_activity_seconds{namespace,name}``: seconds since each
+    workspace's last activity (``status.lastActivityTime``), computed at scrape time."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, tuple[str, str, float]] = {}
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "wws_workspace_last_activity_seconds",
+            "Seconds since the workspace's last activity (status.lastActivityTime).",
+            labels=["namespace", "name"],
+        )
+        now = time.time()
+        for namespace, name, at in sorted(self.seen.values()):
+            family.add_metric([namespace, name], max(0.0, now - at))
+        yield family
+
+
+_ACTIVITY = _LastActivity()
+REGISTRY.register(_ACTIVITY)
+
+
+def activity_seen(uid: str, *, namespace: str, name: str, at: float | None) -> None:
+    """The last activity of a workspace (``None``: none known, or deleted)."""
+    if at is None:
+        _ACTIVITY.seen.pop(uid, None)
+    else:
+        _ACTIVITY.seen[uid] = (namespace, name, at)

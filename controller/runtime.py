@@ -28,7 +28,7 @@ import time
 
 import pydantic
 
-from controller import checks, memory, metrics, workspaces
+from controller import checks, idle, idlestop, memory, metrics, workspaces
 from controller.context import Context
 from providers import base
 from reconcilers import conditions, workspace
@@ -164,6 +164,9 @@ async def check(ctx: Context, uid: str, reasons: frozenset[str]) -> None:
         raw = await provider.read_report(ref)
         if workspace.report_fingerprint(raw) == ctx.fingerprints.get(uid):
             return  # NB: the heartbeat only
+    if idle.IDLE in reasons:
+        await idlestop.look(ctx, namespace=cached.namespace, name=cached.name, uid=uid)
+        return
     await workspaces.resync_workspace(
         ctx,
         namespace=cached.namespace,

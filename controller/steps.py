@@ -136,4 +136,6 @@ async def write_status(
     metrics.workspace_seen(
         ws.metadata.uid or "", phase=status.phase, provider=ws.spec.provider.value
     )
+    if status.stop_reason is not None and status.stop_reason != ws.status.stop_reason:
+        metrics.WORKSPACE_STOPS.labels(reason=status.stop_reason).inc()
     return True

@@ -46,20 +46,30 @@ import pydantic
 
 from api import meta
 from api.workspace import Phase, Workspace
-from controller import cache, follower, kubeapi, metrics, quotas, secrets, steps, switching
+from controller import cache, follower, idle, kubeapi, metrics, quotas, secrets, steps, switching
 from controller.context import Context, bound, patch_status
 from providers import base, registry
 from reconcilers import conditions, workspace
 
 
-async def _reconcile_workspace(ctx: Context, body: kopf.Body) -> workspace.Failure | None:
+async def reconcile_locked(
+    ctx: Context, body: kopf.Body, *, idle_stop: bool = False
+) -> workspace.Failure | None:
+    """One whole reconcile (the caller holds the workspace's lock); the failure, if any.
+    ``idle_stop``: stop it for idleness (:mod:`controller.idlestop`)."""
+    return await _reconcile_workspace(ctx, body, idle_stop=idle_stop)
+
+
+async def _reconcile_workspace(
+    ctx: Context, body: kopf.Body, *, idle_stop: bool = False
+) -> workspace.Failure | None:
     """One whole reconcile (the caller holds the workspace's lock); the failure, if any."""
     began = datetime.datetime.now(datetime.UTC)
     ws = original = Workspace.model_validate(body)
     if ws.metadata.deletion_timestamp is not None:
         return None  # NB: being deleted: never re-create what the delete handler removes
     refusal = quotas.refusal(ctx, body)
-    plan = workspace.plan(ws, refusal=refusal)
+    plan = workspace.plan(ws, refusal=refusal, idle=idle_stop)
     if ws.status.phase is None and plan.running:
         # A new workspace: say it is accepted before the provider is asked.
         early = workspace.provisioning_status(ws, plan, at=conditions.now())
@@ -74,7 +84,7 @@ async def _reconcile_workspace(ctx: Context, body: kopf.Body) -> workspace.Failu
             ctx, ws, plan, workspace.Failure(problem.reason, str(problem))
         )
     else:
-        plan = workspace.plan(ws, config_files=credentials.files, refusal=refusal)
+        plan = workspace.plan(ws, config_files=credentials.files, refusal=refusal, idle=idle_stop)
         moved = await switching.switch_if_needed(ctx, body, ws, plan)
         outcome = moved if moved is not None else await steps.act(ctx, ws, plan)
         outcome = dataclasses.replace(outcome, github=credentials.github)
@@ -315,6 +325,7 @@ async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None
         follower.unfollow(ctx, uid)
         ctx.config_digests.pop(uid, None)
         quotas.workspace_changed(ctx, body, deleted=True)
+        idle.track(ctx, body, deleted=True)
     else:
         if ctx.checks.context is None:
             ctx.checks.context = contextvars.copy_context()
@@ -322,6 +333,7 @@ async def workspace_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None
         phase = (body.get("status") or {}).get("phase")
         metrics.workspace_seen(uid, phase=phase, provider=provider)
         quotas.workspace_changed(ctx, body, deleted=False)
+        idle.track(ctx, body, deleted=False)
     ctx.organizations_changed.set()
 
 

@@ -99,6 +99,8 @@ def workspace_config(
             "codeServer": bool(editors.get("codeServer", True)),
             "ssh": bool(editors.get("ssh", True)),
         },
+        # NB: how often the agent reports activity follows it (docs/workspace-agent.md).
+        "idleTimeout": str((spec.get("idle") or {}).get("timeout") or "30m"),
     }
 
 
@@ -149,6 +151,8 @@ class AgentReport:
     updated_at: datetime | None
     conditions: tuple[AgentCondition, ...]
     languages: tuple[LanguageReport, ...]
+    activity_at: datetime | None = None  # the owner's last activity the agent saw
+    activity_source: str = ""  # ssh, tmux or code-server
 
     def condition(self, type_: str) -> AgentCondition | None:
         for condition in self.conditions:
@@ -198,7 +202,12 @@ def parse_report(data: Mapping[str, Any]) -> AgentReport:
             )
         )
     generation = data.get("generation")
+    raw_activity = data.get("activity")
+    activity: Mapping[str, Any] = raw_activity if isinstance(raw_activity, Mapping) else {}
+    source = _text(activity.get("source"))
     return AgentReport(
+        activity_at=times.parse_time(activity.get("lastActivityTime")),
+        activity_source=source if source in ("ssh", "tmux", "code-server") else "",
         generation=generation if isinstance(generation, int) else None,
         boot_id=_text(data.get("bootId")),
         updated_at=times.parse_time(data.get("updatedAt")),

@@ -102,6 +102,8 @@ class Limits:
     cpu: int | None = None
     memory: int | None = None
     storage: int | None = None
+    max_idle: float | None = None
+    """Seconds: the organization's ``policy.maxIdleTimeout``."""
 
     @property
     def any(self) -> bool:
@@ -137,7 +139,17 @@ def organization_limits(spec: Mapping[str, Any]) -> Limits:
         cpu=_quantity(quota.get("cpu"), 1000),
         memory=_quantity(quota.get("memory")),
         storage=_quantity(quota.get("storage")),
+        max_idle=_seconds(policy.get("maxIdleTimeout")),
     )
+
+
+def _seconds(value: Any) -> float | None:
+    if not value:
+        return None
+    try:
+        return units.parse_duration(str(value)).total_seconds()
+    except ValueError:
+        return None
 
 
 def team_limits(spec: Mapping[str, Any]) -> Limits:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from api.workspace import RESTARTED_AT_ANNOTATION as RESTARTED_AT
+
 
 def _parse(value: Any) -> datetime.datetime | None:
     if not isinstance(value, str) or not value:
@@ -54,6 +56,19 @@ def first_failure(obj: dict[str, Any]) -> str:
 
 
 ACTIVITY_ANNOTATION = "wws.dev/lastActivityTime"
+
+
+def held_idle(obj: dict[str, Any]) -> bool:
+    """Stopped by the controller for idleness (``spec.running`` is still true): Start wakes
+    it with the restart annotation."""
+    return (obj.get("status") or {}).get("stopReason") == "Idle"
+
+
+def wake_patch() -> dict[str, Any]:
+    """The write that starts a workspace, also one held stopped for idleness: running, and
+    a new ``wws.dev/restartedAt`` (a wake counts as activity)."""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {"spec": {"running": True}, "metadata": {"annotations": {RESTARTED_AT: now}}}
 
 
 def last_activity(obj: dict[str, Any]) -> str | None:

@@ -159,11 +159,13 @@ def plan(
     *,
     config_files: Mapping[str, bytes] | None = None,
     refusal: Refusal | None = None,
+    idle: bool = False,
 ) -> Plan:
     """What the workspace should be now (pure: reads the object only). ``config_files``:
     the agent's (:func:`config_files_of`), when the controller is about to hand them over;
     ``refusal``: why quotas or the organization's policy keep it from starting now
-    (:meth:`reconcilers.quota.Index.gate`)."""
+    (:meth:`reconcilers.quota.Index.gate`); ``idle``: the controller found it idle past its
+    timeout (it stays stopped, stopReason Idle, until woken)."""
     status = workspace.status
     annotation = workspace.metadata.annotations.get(RESTARTED_AT_ANNOTATION)
     restart_asked = annotation is not None and annotation != status.observed_restarted_at
@@ -173,6 +175,8 @@ def plan(
         stop_reason = StopReason.REQUESTED
     elif status.stop_reason in HELD_REASONS and not restart_asked:
         stop_reason = status.stop_reason
+    elif idle and not restart_asked:
+        stop_reason = StopReason.IDLE
     elif refusal is not None:
         stop_reason = refusal.stop_reason
         holding = refusal

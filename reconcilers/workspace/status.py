@@ -7,6 +7,7 @@ import datetime
 
 from api import meta
 from api.workspace import (
+    RESTARTED_AT_ANNOTATION,
     AgentStatus,
     Endpoints,
     LanguageState,
@@ -23,6 +24,7 @@ from api.workspace import (
 )
 from providers import agent, base
 from reconcilers import conditions
+from reconcilers.workspace import idle
 from reconcilers.workspace.agentside import (
     REQUIRED_AGENT_CONDITIONS,
     agent_conditions,
@@ -41,6 +43,7 @@ from reconcilers.workspace.vocabulary import (
     DELETE_TIMEOUT,
     FALSE,
     HOME_READY,
+    IDLE,
     IMAGE_READY,
     QUOTA_EXCEEDED,
     READY,
@@ -49,6 +52,7 @@ from reconcilers.workspace.vocabulary import (
     UNKNOWN,
     Timeouts,
     human,
+    iso,
     sane_reason,
 )
 
@@ -143,6 +147,11 @@ def status_after(
         if observed is not None and observed.state is base.State.RUNNING
         else None
     )
+    started_at = observed.started_at if observed and observed.started_at else old.started_at
+    last, source = idle.last_activity(workspace, report, started_at=started_at)
+    idle_cond = _idle_condition(workspace, plan_, last, source, at=at)
+    if idle_cond is not None:
+        conds.append(idle_cond)
     languages, agent_status = old.languages, old.agent
     if report is not None and outcome.agent is not None:
         languages = _languages_of(report)
@@ -184,10 +193,49 @@ def status_after(
         runtime=runtime,
         languages=languages,
         agent=agent_status,
-        started_at=(observed.started_at if observed and observed.started_at else old.started_at),
-        last_activity_time=old.last_activity_time,
+        started_at=started_at,
+        last_activity_time=last,
+        last_activity_source=source,
         stop_reason=stop_reason,
         observed_restarted_at=plan_.restarted_at if acted else old.observed_restarted_at,
+    )
+
+
+def _idle_condition(
+    workspace: Workspace,
+    plan_: Plan,
+    last: datetime.datetime | None,
+    source: str | None,
+    *,
+    at: datetime.datetime,
+) -> meta.Condition | None:
+    """Idle: True (when, and the last activity) while the workspace is stopped for
+    idleness; False once woken; absent for a workspace never stopped so."""
+    previous = workspace.status.conditions
+    old = meta.find_condition(previous, IDLE)
+    if plan_.stop_reason == StopReason.IDLE:
+        if old is not None and old.status == TRUE:
+            return old.model_copy(update={"observed_generation": workspace.metadata.generation})
+        timeout = idle.timeout_of(workspace, None)
+        since = f"since {iso(last)} ({source})" if last is not None else "ever"
+        status, reason = TRUE, "NoActivity"
+        message = (
+            f"stopped at {iso(at)}: no activity {since}"
+            f"{f' for {human(timeout)}' if timeout else ''}; set the annotation"
+            f" {RESTARTED_AT_ANNOTATION} to a new timestamp (or press Start) to wake it"
+        )
+    elif old is not None:
+        status, reason, message = FALSE, "Active", ""
+    else:
+        return None
+    return conditions.condition(
+        previous,
+        type_=IDLE,
+        status=status,
+        reason=reason,
+        message=message,
+        generation=workspace.metadata.generation,
+        at=at,
     )
 
 

@@ -31,6 +31,7 @@ DOTFILES_READY = ConditionType.DOTFILES_READY
 BOOTSTRAP_READY = ConditionType.BOOTSTRAP_READY
 GITHUB_READY = ConditionType.GITHUB_READY
 QUOTA_EXCEEDED = ConditionType.QUOTA_EXCEEDED
+IDLE = ConditionType.IDLE
 
 #: The agent's conditions, in the order the status lists them (GitHubReady goes after
 #: LanguagesReady: the required ones first).

@@ -238,6 +238,19 @@ async def http_proxy(request: Request) -> Response:
             path("workspaces", namespace=namespace, name=name),
             body={"spec": {"running": True}},
         )
+        if may_start and views.held_idle(obj):
+            # NB: opening the editor link of a workspace stopped for idleness wakes it.
+            with contextlib.suppress(ApiError):
+                await ui.api.call(
+                    person,
+                    "PATCH",
+                    path("workspaces", namespace=namespace, name=name),
+                    body=views.wake_patch(),
+                    content_type="application/merge-patch+json",
+                )
+                log.info(
+                    "webui.workspace_woken", namespace=namespace, name=name, login=person.login
+                )
         return render(
             request,
             "stopped.html",
@@ -246,7 +259,8 @@ async def http_proxy(request: Request) -> Response:
                 "name": name,
                 "phase": (obj.get("status") or {}).get("phase") or "Pending",
                 "may_start": may_start,
-                "running": (obj.get("spec") or {}).get("running", True),
+                "running": (obj.get("spec") or {}).get("running", True)
+                and not views.held_idle(obj),
             },
             503,
         )

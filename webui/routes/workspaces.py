@@ -148,7 +148,7 @@ async def workspace_page(request: Request) -> Response:
         )[:20]
     except ApiError:
         recent = []
-    running = bool((obj.get("spec") or {}).get("running", True))
+    running = bool((obj.get("spec") or {}).get("running", True)) and not views.held_idle(obj)
     actions = await allowed_actions(ui, person, namespace, name, running)
     connect = await ui.api.can(
         person,
@@ -211,7 +211,7 @@ async def allowed_actions(
 def action_patch(action: str) -> dict[str, Any] | None:
     """The spec edit (or annotation) a button makes; never a status write."""
     if action == "start":
-        return {"spec": {"running": True}}
+        return views.wake_patch()
     if action == "stop":
         return {"spec": {"running": False}}
     if action == "restart":

@@ -6,11 +6,13 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
+import time
 import traceback
 from typing import Any
 
 from wwsagent import errors, logs, owner, processes, settings
-from wwsagent.configuration import Config
+from wwsagent.activity import Activity
+from wwsagent.configuration import Config, parse_duration
 from wwsagent.owner import User
 from wwsagent.reporting import Reporter
 from wwsagent.services import Services
@@ -24,6 +26,7 @@ class Agent:
         self.config: Config | None = None
         self.user: User | None = None
         self.fingerprint = ""
+        self.activity = Activity()
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.services = Services(self.report)
@@ -49,11 +52,21 @@ class Agent:
                 self.fingerprint = fingerprint
                 self.reload()
             self.services.supervise(self.config, self.user)
+            self.track_activity()
             self.report.heartbeat()
             self.wake.wait(settings.POLL_SECONDS)
             self.wake.clear()
         self.shutdown()
         return 0
+
+    def track_activity(self) -> None:
+        """Activity into the report, every third of the idle timeout at most (a minute)."""
+        home = self.user.home if self.user is not None else None
+        self.activity.sample(settings.USER_ID, home)
+        timeout = parse_duration((self.config.data if self.config else {}).get("idleTimeout"), 1800)
+        every = min(60.0, max(2.0, timeout / 3)) if timeout > 0 else 60.0
+        if self.activity.due(every, time.time()):
+            self.report.set_activity(self.activity.document())
 
     def _on_stop(self, signum: int, _frame: Any) -> None:
         self.stopping.set()

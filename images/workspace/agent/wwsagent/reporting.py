@@ -39,6 +39,7 @@ class Reporter:
             for kind in settings.CONDITIONS
         }
         self.languages: dict[str, dict[str, Any]] = {}
+        self.activity: dict[str, str] | None = None
         self.last_write = 0.0
 
     def set(self, kind: str, status: str, reason: str, message: str = "") -> None:
@@ -74,6 +75,12 @@ class Reporter:
                 self.languages[name] = entry
                 self._write()
 
+    def set_activity(self, activity: dict[str, str] | None) -> None:
+        with self.lock:
+            if self.activity != activity:
+                self.activity = activity
+                self._write()
+
     def heartbeat(self) -> None:
         with self.lock:
             if time.monotonic() - self.last_write >= settings.HEARTBEAT_SECONDS:
@@ -88,6 +95,7 @@ class Reporter:
             "updatedAt": logs.now_iso(),
             "conditions": [self.conditions[kind] for kind in settings.CONDITIONS],
             "languages": list(self.languages.values()),
+            "activity": self.activity,
         }
 
     def _write(self) -> None:
