@@ -7,6 +7,7 @@ organization's Teams and Workspaces live in that namespace.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -122,6 +123,22 @@ class OrganizationSpec(meta.Model):
         return members
 
 
+class RetainedHome(meta.StatusModel):
+    """The home of a deleted workspace, kept for its ``spec.home.retention``."""
+
+    workspace: str
+    """The deleted workspace's name; re-creating it (same owner) inside the window gets the
+    home back."""
+    owner: str
+    """Its owner."""
+    deleted_at: datetime | None = None
+    """When the workspace was deleted."""
+    expires_at: datetime | None = None
+    """When the home is removed."""
+    size: str | None = None
+    """Bytes it takes (counted against the storage quota)."""
+
+
 class OrganizationStatus(meta.StatusModel):
     """The observed state of an Organization, written by the controller."""
 
@@ -156,6 +173,10 @@ class OrganizationStatus(meta.StatusModel):
     """Each limit of ``spec.policy`` (quota, maxRunningWorkspacesPerUser) with its usage."""
     waiting_workspaces: int | None = Field(default=None, ge=0)
     """How many workspaces wait to start until a quota has room (stopReason Quota)."""
+    retained_homes: list[RetainedHome] = Field(
+        default_factory=list, json_schema_extra=meta.list_map("workspace")
+    )
+    """Homes of deleted workspaces kept for ``spec.home.retention``, and until when."""
 
 
 class Organization(meta.Resource):

@@ -19,7 +19,7 @@ import kopf
 
 from api.organization import Organization
 from api.workspace import Phase
-from controller import kubeapi, metrics, quotas
+from controller import kubeapi, metrics, quotas, retention
 from controller.context import Context, bound, patch_status
 from reconcilers import conditions, organization
 from wws import logconfig
@@ -83,6 +83,7 @@ async def refresh_organizations(ctx: Context) -> None:
     orgs = ctx.indexes.get("wws_organizations")
     if orgs is None:
         return
+    retained = retention.sweep(ctx)
     for name in list(orgs):
         path = kubeapi.custom_path(Organization, name=name)
         try:
@@ -94,7 +95,7 @@ async def refresh_organizations(ctx: Context) -> None:
             diff = organization.counts_patch(org, _counts(ctx, namespace))
             if diff:
                 await ctx.api.patch_status(path, diff)
-            await quotas.write_usage(ctx, org)
+            await quotas.write_usage(ctx, org, retained.get(namespace))
         except kubeapi.ApiError as error:
             if error.status != 404:
                 log.warning("organization refresh failed", name=name, error=str(error))

@@ -22,7 +22,7 @@ from typing import Any
 
 import kopf
 
-from api.organization import Organization
+from api.organization import Organization, RetainedHome
 from api.team import Team
 from api.workspace import Workspace
 from controller import kubeapi, metrics
@@ -98,7 +98,9 @@ def _rows(rows: list[Any]) -> list[dict[str, Any]]:
     return [row.to_dict() for row in rows]
 
 
-async def write_usage(ctx: Context, org: Organization) -> None:
+async def write_usage(
+    ctx: Context, org: Organization, retained: list[RetainedHome] | None = None
+) -> None:
     """Usage against each limit into the Organization's and its Teams' statuses (merge
     patches, only when something changed) and the gauges."""
     namespace = org.metadata.name
@@ -106,10 +108,16 @@ async def write_usage(ctx: Context, org: Organization) -> None:
     rows = index.organization_usage(namespace)
     waiting = index.waiting_count(namespace)
     metrics.quota_usage(namespace, "", rows)
-    wanted: dict[str, Any] = {"quota": _rows(rows), "waitingWorkspaces": waiting}
+    kept = sorted(retained or [], key=lambda home: home.workspace)
+    wanted: dict[str, Any] = {
+        "quota": _rows(rows),
+        "waitingWorkspaces": waiting,
+        "retainedHomes": _rows(kept),
+    }
     current = {
         "quota": _rows(org.status.quota),
         "waitingWorkspaces": org.status.waiting_workspaces,
+        "retainedHomes": _rows(org.status.retained_homes),
     }
     diff = conditions.merge_patch(current, wanted)
     if diff:

@@ -46,7 +46,18 @@ import pydantic
 
 from api import meta
 from api.workspace import Phase, Workspace
-from controller import cache, follower, idle, kubeapi, metrics, quotas, secrets, steps, switching
+from controller import (
+    cache,
+    follower,
+    idle,
+    kubeapi,
+    metrics,
+    quotas,
+    retention,
+    secrets,
+    steps,
+    switching,
+)
 from controller.context import Context, bound, patch_status
 from providers import base, registry
 from reconcilers import conditions, workspace
@@ -85,6 +96,7 @@ async def _reconcile_workspace(
         )
     else:
         plan = workspace.plan(ws, config_files=credentials.files, refusal=refusal, idle=idle_stop)
+        await _restore_home(ctx, body, ws)
         moved = await switching.switch_if_needed(ctx, body, ws, plan)
         outcome = moved if moved is not None else await steps.act(ctx, ws, plan)
         outcome = dataclasses.replace(outcome, github=credentials.github)
@@ -97,6 +109,21 @@ async def _reconcile_workspace(
     await steps.write_status(ctx, body, ws, status, outcome, began=began, original=original)
     follower.follow_if_needed(ctx, ws, plan, status)
     return outcome.failure
+
+
+async def _restore_home(ctx: Context, body: kopf.Body, ws: Workspace) -> None:
+    """A workspace that never had a home gets the retained one of its namespace, name and
+    owner (:mod:`controller.retention`), before it first starts."""
+    if ws.status.started_at is not None or conditions.holds(
+        ws.status.conditions, workspace.HOME_READY
+    ):
+        return
+    try:
+        provider = await ctx.providers.get(ws.spec.provider.value)
+        await retention.restore(ctx, provider, ws, body)
+    except Exception as error:
+        bound(body, "Workspace").warning("retained home not restored", error=str(error))
+        kopf.warn(body, reason="HomeRestoreFailed", message=str(error))
 
 
 def _invalid(body: Mapping[str, Any], patch: kopf.Patch, error: pydantic.ValidationError) -> None:
@@ -117,21 +144,6 @@ def _invalid(body: Mapping[str, Any], patch: kopf.Patch, error: pydantic.Validat
     patch.status["message"] = message
 
 
-def _warn_unsupported(body: kopf.Body) -> None:
-    """Say so when the spec asks for what this controller does not do yet, before it
-    matters (an event on create, update and resume)."""
-    spec = body.get("spec") or {}
-    if (spec.get("home") or {}).get("retention"):
-        kopf.warn(
-            body,
-            reason="RetentionUnsupported",
-            message=(
-                "spec.home.retention is not supported yet: deleting this workspace deletes"
-                " its home at once"
-            ),
-        )
-
-
 async def reconcile_workspace(
     body: kopf.Body, patch: kopf.Patch, retry: int, memo: Context, **_: Any
 ) -> None:
@@ -139,8 +151,6 @@ async def reconcile_workspace(
     ctx = memo
     started = time.monotonic()
     result = "ok"
-    if retry == 0:
-        _warn_unsupported(body)
     try:
         async with ctx.lock(body.metadata.uid or ""):
             failure = await _reconcile_workspace(ctx, body)
@@ -274,6 +284,8 @@ async def delete_workspace(
             async with ctx.slots.hold(
                 provider=provider.name, host=provider.host, organization=ref.organization
             ):
+                # NB: a home that cannot be kept is not deleted: the deletion is retried.
+                await retention.keep(ctx, provider, ref, body)
                 await asyncio.wait_for(provider.delete(ref), ctx.call_timeout)
             # NB: a provider switch cut short leaves the home where it ran before
             runtime = ((body.get("status") or {}).get("runtime") or {}).get("provider")

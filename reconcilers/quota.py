@@ -225,6 +225,8 @@ class Index:
         self._org_used: dict[str, Totals] = {}
         self._team_used: dict[tuple[str, str], Totals] = {}
         self._user_running: dict[tuple[str, str], int] = {}
+        self.retained: dict[str, int] = {}
+        """namespace → bytes of its retained homes (counted against its storage quota)."""
 
     # -- accounting -------------------------------------------------------------------
 
@@ -401,8 +403,9 @@ class Index:
                     f"{f' and {reserved_user} waiting before this one' if reserved_user else ''},"
                     f" limit {org.per_user}",
                 )
+        org_used = self._org_used.get(ns, Totals()) + Totals(storage=self.retained.get(ns, 0))
         scopes: list[tuple[str, Limits, Totals, Totals]] = [
-            (f"organization {ns}", org, self._org_used.get(ns, Totals()), reserved_org)
+            (f"organization {ns}", org, org_used, reserved_org)
         ]
         if member.team:
             team = self.teams.get((ns, member.team), Limits())
@@ -433,6 +436,7 @@ class Index:
         """Each limit of the organization's policy with its usage (for its status)."""
         limits = self.orgs.get(namespace, Limits())
         used = self._org_used.get(namespace, Totals())
+        used += Totals(storage=self.retained.get(namespace, 0))
         rows = _rows(limits, used)
         if limits.per_user is not None:
             most = max(
