@@ -132,6 +132,9 @@ def test_idle_stop_while_ssh_types_then_wake(
     kubectl.apply(applied)
     assert kubectl.workspace(org, "idler")["metadata"]["resourceVersion"] == version
 
+    status, text = controller.get("/metrics")
+    assert status == 200 and 'wws_workspace_stops_total{reason="Idle"} 1.0' in text
+
     # A controller restart keeps it stopped.
     controller.kill()
     controller.start()
@@ -155,6 +158,4 @@ def test_idle_stop_while_ssh_types_then_wake(
     assert condition(obj, "Idle")["status"] == "False"
     assert obj["status"]["lastActivitySource"] == "start"
     status, text = controller.get("/metrics")
-    assert status == 200
-    assert 'wws_workspace_stops_total{reason="Idle"}' in text
-    assert "wws_workspace_last_activity_seconds{" in text
+    assert status == 200 and "wws_workspace_last_activity_seconds{" in text
