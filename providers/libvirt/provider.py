@@ -17,6 +17,11 @@ and reported in ``status.runtime.accelerator`` and the ``wws_kvm_acceleration_in
 Stopping is graceful: the ACPI power button (the guest's PID 1 stops the workspace, syncs
 and powers off), then ``destroy`` after ``stop_timeout`` seconds. libvirt-python is
 blocking: each public method runs in a worker thread, one lock per workspace.
+
+NB: over 500 lines on purpose: this is the one class that implements the provider interface
+for VMs, and each method is the short sequence of calls into :mod:`domain`, :mod:`disks`,
+:mod:`network`, :mod:`bootfiles` and :mod:`acceleration`, where the work itself lives.
+Splitting the methods across modules would scatter one lifecycle over several files.
 """
 
 from __future__ import annotations
