@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import parse_qs
 
 from statestore.errors import Cause, StatusError, bad_request
 
@@ -164,3 +165,17 @@ def check_body_type(content_type: str, *, patch: bool) -> None:
         f'the body of the request was in an unknown format "{content_type}" - accepted media '
         f"types include: {', '.join(allowed)}",
     )
+
+
+class Query:
+    """A request's query parameters (the last value of each), as kube-apiserver reads them."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._values = {k: v[-1] for k, v in parse_qs(raw.decode("latin-1")).items()}
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name, default)
+
+    def flag(self, name: str) -> bool:
+        """A boolean parameter; a value that is not a boolean is a 400 (as in kube)."""
+        return flag(name, self._values.get(name))
