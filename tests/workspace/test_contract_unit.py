@@ -64,6 +64,7 @@ def test_workspace_config_from_the_api_spec() -> None:
         "bootstrap": {"script": "make setup", "timeout": "30m"},
         "languages": [{"name": "python"}, {"name": "go", "version": "1.19"}],
         "editors": {"codeServer": True, "ssh": False},
+        "idleTimeout": "30m",
     }
     files = agent.config_files(config, code_server_password="pw", github_token=" tok\n")
     assert set(files) == {"workspace.json", "secrets/code-server-password", "secrets/github-token"}
