@@ -4,7 +4,6 @@ certificate, and other serving certificates from the same CA."""
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import socket
 import ssl
 import stat
@@ -13,9 +12,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from statestore import tls
+from tests.support import tlscerts
 from tests.support.kubeapi import Api
 from tests.support.storeproc import StoreProcess
 
@@ -138,47 +137,9 @@ def test_listening_on_every_address_names_this_host_not_0_0_0_0(tmp_path: Path) 
 
 
 def _own_ca_and_cert(folder: Path) -> tuple[Path, Path, Path]:
-    folder.mkdir(parents=True)
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "my-own-ca")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(ca_key, hashes.SHA256())
+    return tlscerts.write_ca_and_server_cert(
+        folder, ca_name="my-own-ca", server_name="mine", stem="mine"
     )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "mine")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = folder / "ca.crt", folder / "mine.crt", folder / "mine.key"
-    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 def test_a_certificate_of_ones_own(tmp_path: Path) -> None:
