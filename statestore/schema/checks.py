@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from typing import Any
 
 from statestore import cel
@@ -183,35 +183,7 @@ def number_checks(schema: dict[str, Any]) -> list[Check]:
 
 def array_checks(schema: dict[str, Any]) -> list[Check]:
     checks: list[Check] = []
-    max_items = _int(schema, "maxItems")
-    min_items = _int(schema, "minItems")
-    if max_items is not None:
-
-        def check_max(value: Any, path: str, causes: list[Cause]) -> None:
-            if isinstance(value, list) and len(value) > max_items:
-                noun = "item" if max_items == 1 else "items"
-                causes.append(
-                    Cause(
-                        path,
-                        f"Too many: {len(value)}: must have at most {max_items} {noun}",
-                        messages.TOO_MANY,
-                    )
-                )
-
-        checks.append(check_max)
-    if min_items is not None:
-
-        def check_min(value: Any, path: str, causes: list[Cause]) -> None:
-            if isinstance(value, list) and len(value) < min_items:
-                causes.append(
-                    messages.invalid(
-                        path,
-                        len(value),
-                        f"{messages.subject(path)} should have at least {min_items} items",
-                    )
-                )
-
-        checks.append(check_min)
+    checks.extend(_size_checks(list, _int(schema, "maxItems"), _int(schema, "minItems"), "items"))
     if schema.get("uniqueItems") is True:
 
         def check_unique(value: Any, path: str, causes: list[Cause]) -> None:
@@ -299,35 +271,11 @@ def object_checks(schema: dict[str, Any], embedded: bool) -> list[Check]:
                         causes.append(messages.required(messages.child(path, name)))
 
         checks.append(check_required)
-    max_props = _int(schema, "maxProperties")
-    min_props = _int(schema, "minProperties")
-    if max_props is not None:
-
-        def check_max(value: Any, path: str, causes: list[Cause]) -> None:
-            if isinstance(value, dict) and len(value) > max_props:
-                noun = "item" if max_props == 1 else "items"
-                causes.append(
-                    Cause(
-                        path,
-                        f"Too many: {len(value)}: must have at most {max_props} {noun}",
-                        messages.TOO_MANY,
-                    )
-                )
-
-        checks.append(check_max)
-    if min_props is not None:
-
-        def check_min(value: Any, path: str, causes: list[Cause]) -> None:
-            if isinstance(value, dict) and len(value) < min_props:
-                causes.append(
-                    messages.invalid(
-                        path,
-                        len(value),
-                        f"{messages.subject(path)} should have at least {min_props} properties",
-                    )
-                )
-
-        checks.append(check_min)
+    checks.extend(
+        _size_checks(
+            dict, _int(schema, "maxProperties"), _int(schema, "minProperties"), "properties"
+        )
+    )
     if embedded:
         checks.append(_check_embedded_type_meta)
     return checks
@@ -346,3 +294,44 @@ def _check_embedded_type_meta(value: Any, path: str, causes: list[Cause]) -> Non
             )
         elif not value[key]:
             causes.append(messages.invalid(messages.child(path, key), "", "must not be empty"))
+
+
+def _size_checks(
+    container: type[Sized], maximum: int | None, minimum: int | None, unit: str
+) -> list[Check]:
+    """maxItems/minItems (lists) and maxProperties/minProperties (objects): one rule on size.
+
+    The messages are kube's: "Too many: N: must have at most M item(s)" (TooMany) and
+    "... should have at least M items|properties" (Invalid, the value being the size).
+    """
+    checks: list[Check] = []
+    if maximum is not None:
+        limit = maximum
+        noun = "item" if limit == 1 else "items"
+
+        def check_max(value: Any, path: str, causes: list[Cause]) -> None:
+            if isinstance(value, container) and len(value) > limit:
+                causes.append(
+                    Cause(
+                        path,
+                        f"Too many: {len(value)}: must have at most {limit} {noun}",
+                        messages.TOO_MANY,
+                    )
+                )
+
+        checks.append(check_max)
+    if minimum is not None:
+        least = minimum
+
+        def check_min(value: Any, path: str, causes: list[Cause]) -> None:
+            if isinstance(value, container) and len(value) < least:
+                causes.append(
+                    messages.invalid(
+                        path,
+                        len(value),
+                        f"{messages.subject(path)} should have at least {least} {unit}",
+                    )
+                )
+
+        checks.append(check_min)
+    return checks
