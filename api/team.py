@@ -39,7 +39,8 @@ class TeamQuota(meta.Model):
     """Upper limits on the team's workspaces together."""
 
     max_workspaces: int | None = Field(default=None, ge=0)
-    """How many workspaces the team may have; unset: no limit."""
+    """How many workspaces the team may have (spec.team): one more is refused at create;
+    unset: no limit."""
     cpu: formats.Quantity | None = None
     """CPU cores of the team's running workspaces together, e.g. "16"."""
     memory: formats.Quantity | None = None

@@ -93,4 +93,7 @@ def status_of(
         members=len(resolved_members),
         effective_members=resolved_members,
         github=github if team.spec.github_team else None,
+        # NB: status.quota is the quota accounting's to write (controller.quotas); carried
+        # over so that this status, merged against the old one, never clears it.
+        quota=list(team.status.quota),
     )

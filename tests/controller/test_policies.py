@@ -121,6 +121,8 @@ def test_cpu_quota_lowered_stops_nothing_and_team_max_workspaces(
     set_policy(kubectl, org, {"quota": {"cpu": "2"}})
     kubectl.wait_ready(org, "small", timeout=90)
 
+    # The team's limit: admission refuses a third workspace (tests/access/test_team_quota.py);
+    # one lowered under what the team has keeps the youngest from starting.
     kubectl.apply(
         f"""
 apiVersion: wws.dev/v1alpha1
@@ -128,16 +130,12 @@ kind: Team
 metadata: {{name: web, namespace: {org}}}
 spec:
   members: [{{user: alice}}]
-  quota: {{maxWorkspaces: 1}}
+  quota: {{maxWorkspaces: 2}}
 """
     )
     kubectl.apply(workspace_yaml(org, "t1", team="web", running="false"))
     kubectl.wait_ready(org, "t1")
-    kubectl.apply(workspace_yaml(org, "t2", team="web"))
-    obj = waits(kubectl, org, "t2", "QuotaExceeded")
-    assert condition(obj, "QuotaExceeded")["message"] == (
-        "team web quota maxWorkspaces: 2 workspaces, limit 1 (this one is number 2)"
-    )
+    kubectl.apply(workspace_yaml(org, "t2", team="web", running="false"))
 
     def team_rows() -> dict[str, Any]:
         status = kubectl.json("-n", org, "get", "team", "web").get("status") or {}
@@ -146,4 +144,19 @@ spec:
     eventually(
         lambda: team_rows().get("workspaces", {}).get("used") == "2",
         "the team's status shows its workspaces against maxWorkspaces",
+    )
+    kubectl.run(
+        "-n", org, "patch", "team", "web", "--type=merge",
+        "-p", json.dumps({"spec": {"quota": {"maxWorkspaces": 1}}}),
+    )  # fmt: skip
+    eventually(
+        lambda: team_rows().get("workspaces", {}).get("over") is True,
+        "the team's status shows it over the lowered maxWorkspaces",
+    )
+    kubectl.run(
+        "-n", org, "patch", "workspace", "t2", "--type=merge", "-p", '{"spec":{"running":true}}'
+    )
+    obj = waits(kubectl, org, "t2", "QuotaExceeded")
+    assert condition(obj, "QuotaExceeded")["message"] == (
+        "team web quota maxWorkspaces: 2 workspaces, limit 1 (this one is number 2)"
     )
