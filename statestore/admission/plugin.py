@@ -77,6 +77,36 @@ class _Variables(ct.MapType):
         return str(key) in self._programs
 
 
+class _Inputs:
+    """What one policy's expressions see for one request and one params object: plain JSON
+    for the fast path; celpy values (with ``variables`` and ``authorizer``) made only when an
+    expression needs cel-python."""
+
+    def __init__(
+        self,
+        base: dict[str, Any],
+        params: Any,
+        variables: tuple[tuple[str, celenv.Program], ...],
+        cel_base: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.values = dict(base)
+        self.values["params"] = params
+        self.variables = variables
+        self._cel_base = cel_base
+        self._cel: dict[str, Any] | None = None
+
+    def cel(self) -> dict[str, Any]:
+        if self._cel is None:
+            activation = dict(self._cel_base())
+            activation["params"] = celenv.to_cel(self.values["params"])
+            activation["variables"] = _Variables(self.variables, activation)
+            self._cel = activation
+        return self._cel
+
+    def run(self, program: celenv.Program) -> Any:
+        return program.run(self.values, self.cel)
+
+
 class _Failure(Exception):
     def __init__(self, message: str, reason: str = "Invalid", field: str = "") -> None:
         super().__init__(message)
@@ -252,7 +282,7 @@ class PolicyAdmission:
         namespace_object = None
         if request.info.namespaced and request.namespace:
             namespace_object = self._get(resources.NAMESPACES, None, request.namespace)
-        attributes = Attributes(
+        attributes = Attributes(  # for the authorizer library, made once per request
             request.user,
             {"CREATE": "create", "UPDATE": "update", "DELETE": "delete"}.get(request.operation, ""),
             True,
@@ -263,13 +293,22 @@ class PolicyAdmission:
             request.namespace,
             request.name,
         )
-        base = {
-            "object": celenv.to_cel(request.obj),
-            "oldObject": celenv.to_cel(request.old),
-            "request": celenv.to_cel(self._request_value(request)),
-            "namespaceObject": celenv.to_cel(namespace_object),
-            "authorizer": library.new(request.user, self._decide, attributes),
+        plain = {
+            "object": request.obj,
+            "oldObject": request.old,
+            "request": self._request_value(request),
+            "namespaceObject": namespace_object,
         }
+        shared: dict[str, Any] = {}
+
+        def cel_base() -> dict[str, Any]:
+            # NB: celpy values only when an expression leaves the fast path; made once and
+            # shared by every policy of this request.
+            if not shared:
+                shared.update({key: celenv.to_cel(value) for key, value in plain.items()})
+                shared["authorizer"] = library.new(request.user, self._decide, attributes)
+            return shared
+
         for binding, policy in pairs:
             if not self._matches(policy.match, request) or not self._matches(
                 binding.match, request
@@ -277,7 +316,8 @@ class PolicyAdmission:
                 continue
             try:
                 for params in self._params(binding, policy, request):
-                    self._evaluate(binding, policy, request, base, params, outcome, audit_failures)
+                    inputs = _Inputs(plain, params, policy.variables, cel_base)
+                    self._evaluate(binding, policy, request, inputs, outcome, audit_failures)
             except _Failure as failure:
                 self._fail(
                     binding, policy, request, failure, outcome, audit_failures, config_error=True
@@ -293,17 +333,13 @@ class PolicyAdmission:
         binding: compiled.Binding,
         policy: compiled.Policy,
         request: Request,
-        base: dict[str, Any],
-        params: Any,
+        inputs: _Inputs,
         outcome: Outcome,
         audit_failures: list[dict[str, Any]],
     ) -> None:
-        activation = dict(base)
-        activation["params"] = celenv.to_cel(params)
-        activation["variables"] = _Variables(policy.variables, activation)
         for _, condition in policy.conditions:
             try:
-                result = condition.evaluate(activation)
+                result = inputs.run(condition)
             except celenv.EvaluationError as error:
                 self._fail(
                     binding,
@@ -321,7 +357,7 @@ class PolicyAdmission:
                 return
         for index, validation in enumerate(policy.validations):
             try:
-                result = validation.program.evaluate(activation)
+                result = inputs.run(validation.program)
                 if not isinstance(result, bool):
                     raise celenv.EvaluationError(f"expected a bool, got {type(result).__name__}")
             except celenv.EvaluationError as error:
@@ -341,7 +377,7 @@ class PolicyAdmission:
             )
             if validation.message_expression is not None:
                 try:
-                    text = validation.message_expression.evaluate(activation)
+                    text = inputs.run(validation.message_expression)
                     if isinstance(text, str) and text.strip() and "\n" not in text.strip():
                         message = text.strip()
                 except celenv.EvaluationError as error:
@@ -352,7 +388,7 @@ class PolicyAdmission:
             self._fail(binding, policy, request, failure, outcome, audit_failures, index=index)
         for key, program in policy.audit_annotations:
             try:
-                value = program.evaluate(activation)
+                value = inputs.run(program)
             except celenv.EvaluationError as error:
                 log.info(
                     "admission.audit_annotation_failed",

@@ -1,0 +1,197 @@
+"""The CEL fast path (statestore/celfast.py) against cel-python, on a table of expressions:
+the same result or the same error, and the common expressions really take the fast path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from statestore import cel, celenv, celfast
+
+NAMES = frozenset({"object", "oldObject", "request", "params"})
+OBJECT = {
+    "metadata": {"name": "web-1", "namespace": "team-a", "labels": {"tier": "web", "n": "3"}},
+    "spec": {
+        "owner": "alice",
+        "size": 3,
+        "ratio": 0.5,
+        "tags": ["a", "bb", "ccc"],
+        "sizes": [1, 2, 3],
+        "mixed": [1, "a"],
+        "empty": [],
+        "nothing": None,
+        "big": 2**62,
+        "flag": True,
+    },
+}
+VALUES: dict[str, Any] = {
+    "object": OBJECT,
+    "oldObject": None,
+    "request": {
+        "operation": "CREATE",
+        "userInfo": {"username": "github:alice", "groups": ["system:authenticated", "devs"]},
+    },
+    "params": {"maxSize": 5, "data": {"limit": "4", "bad": " 4", "hex": "0x4"}},
+}
+
+# Expressions the fast path decides on its own (no fallback): the common policy shapes.
+FAST = [
+    "object.spec.size <= params.maxSize",
+    "object.spec.size >= 0 && object.spec.size < 10",
+    "object.spec.size <= int(params.data.limit)",
+    "request.userInfo.username.startsWith('github:')",
+    "'devs' in request.userInfo.groups",
+    "'system:masters' in request.userInfo.groups",
+    "has(object.metadata.labels) && 'tier' in object.metadata.labels",
+    "has(object.spec.missing)",
+    "!has(object.spec.tags) || object.spec.tags.all(t, size(t) < 64)",
+    "object.spec.tags.exists(t, t == 'bb')",
+    "object.spec.tags.exists_one(t, t.startsWith('c'))",
+    "object.spec.tags.map(t, t + '!')",
+    "object.spec.tags.filter(t, size(t) > 1)",
+    "object.spec.sizes.map(x, x * 2)",
+    "object.metadata.labels.all(k, k.matches('^[a-z]+$'))",
+    "object.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+    "size(object.metadata.name) <= 63",
+    "object.metadata.name.size() <= 63",
+    "object.spec.owner != ''",
+    "object.spec.owner.endsWith('ce') && object.spec.owner.contains('lic')",
+    "request.operation == 'CREATE' || oldObject.spec.owner == object.spec.owner",
+    "object.spec.nothing == null",
+    "object.spec.ratio * 2.0 == 1.0",
+    "object.spec.ratio < 1.0",
+    "object.spec.size / 2 == 1 && object.spec.size % 2 == 1",
+    "-7 / 2 == -3 && -7 % 2 == -1 && 7 % -2 == 1",
+    "object.spec.size - 4 < 0 ? 'small' : 'large'",
+    "object.spec.tags[1] == 'bb' && object.metadata.labels['tier'] == 'web'",
+    "size([1, 2, 3] + [4]) == 4",
+    "(object.spec.size + 1) * 2 == 8",
+    "object.spec.flag && !false",
+    "'a' < 'b' && object.spec.owner >= 'alice'",
+    'object.metadata.name + "-" + object.metadata.namespace',
+    "object.spec.big - 1 + object.spec.big > 0",  # INT64_MAX exactly
+    "true || object.spec.missing == 1",  # short-circuit: the error is never reached
+    "object.spec.mixed.exists(x, x == 1)",  # the first element decides
+    "object.spec.empty.all(x, x > 0) && !object.spec.empty.exists(x, x > 0)",
+]
+
+# Expressions where CEL's result depends on an error or a mixed type: the fast path gives up
+# and cel-python decides (the result must be cel-python's either way).
+FALLBACK = [
+    "object.spec.missing == 1",
+    "object.spec.missing == 1 || true",  # || absorbs the error
+    "object.spec.missing == 1 && false",  # && absorbs the error
+    "object.spec.missing == 1 && true",
+    "object.spec.size == 3.0",  # int vs double
+    "object.spec.size < 3.5",
+    "object.spec.size == 'a'",
+    "object.spec.big * 4 > 0",  # int64 overflow
+    "object.spec.big + object.spec.big > 0",
+    "object.spec.size / 0 == 1",
+    "object.spec.size % 0 == 1",
+    "object.spec.tags[7] == 'x'",
+    "object.metadata.labels['nope'] == 'x'",
+    "object.spec.tags.all(t, t.size() < object.spec.missing)",
+    "object.spec.mixed.exists(x, x == 'a')",  # the 1 element errors, exists is still true
+    "'a' in object.spec.mixed",
+    "oldObject.spec.owner == 'alice'",  # oldObject is null on CREATE
+    "object.spec.owner ? true : false",
+    "!object.spec.size",
+    "object.spec.size && true",
+    "int(params.data.bad) == 4",
+    "int(params.data.hex) == 4",
+    "object.metadata.name.matches('(')",
+    "object.spec.flag == 1",
+    "object.spec.nothing.x == 1",
+    "has(object.spec.nothing.x)",
+    "object.spec.tags == ['a', 'bb', 'ccc']",
+    "[1, 2, 3] + [4] == [1, 2, 3, 4] || true",
+    "size(object.spec.size) == 1",
+    "unknownName == 1",
+]
+
+# Outside the subset: never compiled for the fast path.
+UNSUPPORTED = [
+    "object.spec.owner.lowerAscii() == 'alice'",
+    "{'a': 1}.a == 1",
+    "1u == 1u",
+    "b'abc' == b'abc'",
+    "object.spec.tags.map(t, t != 'a', t)",
+    "string(object.spec.size) == '3'",
+    "duration('1s') > duration('0s')",
+]
+
+
+def _cel_python(program: celenv.Program) -> Any:
+    try:
+        return ("value", program.evaluate({k: celenv.to_cel(v) for k, v in VALUES.items()}))
+    except celenv.EvaluationError as error:
+        return ("error", str(error))
+
+
+def _run(program: celenv.Program) -> Any:
+    try:
+        result = program.run(VALUES, lambda: {k: celenv.to_cel(v) for k, v in VALUES.items()})
+    except celenv.EvaluationError as error:
+        return ("error", str(error))
+    return ("value", result)
+
+
+def _typed(outcome: Any) -> Any:
+    kind, value = outcome
+    if kind == "value":
+        return kind, type(value).__name__, value
+    return outcome
+
+
+@pytest.mark.parametrize("expression", FAST + FALLBACK)
+def test_the_result_is_cel_pythons(expression: str) -> None:
+    program = celenv.compile_expression(expression, plain=NAMES)
+    assert _typed(_run(program)) == _typed(_cel_python(program))
+
+
+@pytest.mark.parametrize("expression", FAST)
+def test_common_expressions_take_the_fast_path(expression: str) -> None:
+    program = celenv.compile_expression(expression, plain=NAMES)
+    assert program._fast is not None
+    program._fast.evaluate(VALUES)  # no Fallback
+
+
+@pytest.mark.parametrize("expression", FALLBACK)
+def test_errors_and_mixed_types_fall_back(expression: str) -> None:
+    program = celenv.compile_expression(expression, plain=NAMES)
+    if program._fast is not None:
+        with pytest.raises(celfast.Fallback):
+            program._fast.evaluate(VALUES)
+
+
+@pytest.mark.parametrize("expression", UNSUPPORTED)
+def test_outside_the_subset_is_left_to_cel_python(expression: str) -> None:
+    try:
+        program = celenv.compile_expression(expression, plain=NAMES)
+    except celenv.CompileError:
+        return  # cel-python does not parse it either
+    assert not program.fast
+
+
+def test_a_redefined_builtin_keeps_cel_python() -> None:
+    program = celenv.compile_expression(
+        "size(object.spec.tags) == 3", functions={"size": lambda x: 0}, plain=NAMES
+    )
+    assert not program.fast
+
+
+def test_the_run_time_budget_still_stops_a_large_comprehension() -> None:
+    values = {"object": {"items": list(range(3_000))}}
+    expression = "object.items.all(x, object.items.all(y, x >= 0))"
+    program = celenv.compile_expression(expression, plain=frozenset(values))
+    assert program.fast
+    with pytest.raises(celfast.Fallback):
+        program._fast.evaluate(values)  # type: ignore[union-attr]
+    with pytest.raises(celenv.EvaluationError, match="cost limit"):
+        program.run(values, lambda: {k: celenv.to_cel(v) for k, v in values.items()})
+    # ... and a small one within it stays fast
+    small = {"object": {"items": list(range(10))}}
+    assert program._fast.evaluate(small) is True  # type: ignore[union-attr]
+    assert cel.PER_CALL_VISITS < 3_000 * 3_000
