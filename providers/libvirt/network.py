@@ -3,7 +3,8 @@
 ``wws-org-<org>`` is a NAT network (its own bridge ``wwsbr<hash>``, a /24 of
 :data:`POOL`, DHCP and DNS from libvirt's dnsmasq): the VMs of one organization reach each
 other and the internet (Debian, PyPI, npm for language installs), like the containers on
-Podman's ``wws-org-<org>``.
+Podman's ``wws-org-<org>``; its ports are isolated (``<port isolated='yes'/>``), so they
+do not reach each other; what they may open on the host is :mod:`providers.hostfirewall`'s.
 
 libvirt's own rules let a NAT network's guests open connections to any address the host
 routes to, which includes other organizations' container networks; and Podman's rules
@@ -62,6 +63,10 @@ def network_xml(organization: str, subnet: ipaddress.IPv4Network) -> str:
     ET.SubElement(root, "name").text = naming.network_name(organization)
     ET.SubElement(root, "bridge", name=naming.bridge_name(organization), stp="off")
     ET.SubElement(root, "forward", mode="nat")
+    # Every guest's tap is an isolated bridge port (libvirt >= 6.1): the VMs of one
+    # organization reach the gateway, never each other (as providers.bridgeports does on
+    # Podman's networks).
+    ET.SubElement(root, "port", isolated="yes")
     ip = ET.SubElement(root, "ip", address=str(hosts[0]), netmask=str(subnet.netmask))
     dhcp = ET.SubElement(ip, "dhcp")
     ET.SubElement(dhcp, "range", start=str(hosts[9]), end=str(hosts[-1]))

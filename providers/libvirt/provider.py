@@ -41,7 +41,7 @@ from typing import Any, Self
 import libvirt
 import prometheus_client
 
-from providers import agentfiles, base
+from providers import agentfiles, base, hostfirewall
 from providers.libvirt import acceleration as accel
 from providers.libvirt import bootfiles, daemon, disks, domain, events, naming, network
 from providers.podman.folders import AgentFolders
@@ -139,6 +139,7 @@ class LibvirtProvider(base.Provider):
     def _open(self) -> None:
         if self.start_daemon:
             daemon.ensure_daemon(self.uri)
+        hostfirewall.ensure()
         self._connection()
 
     async def close(self) -> None:

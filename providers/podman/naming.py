@@ -6,6 +6,7 @@ to its Workspace, so the provider can find it again after a crash and spot orpha
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 
 from providers import base
@@ -32,6 +33,12 @@ def home_volume_name(uid: str) -> str:
 
 def network_name(organization: str) -> str:
     return f"wws-org-{organization}"
+
+
+def bridge_name(organization: str) -> str:
+    """The bridge of the organization's network: ``wwsp`` + a hash (15 characters at most,
+    a Linux interface name; the prefix is what :mod:`providers.hostfirewall` matches)."""
+    return "wwsp" + hashlib.sha256(organization.encode()).hexdigest()[:10]
 
 
 def workspace_labels(ref: base.WorkspaceRef) -> dict[str, str]:

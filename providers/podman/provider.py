@@ -7,8 +7,10 @@ One workspace is three objects, all labelled back to its Workspace (see :mod:`na
   (kept across stop/start), restart policy ``no`` (the controller handles drift);
 - the home volume ``wws-home-<uid>`` mounted at ``/home``: it outlives the container and
   goes only with :meth:`PodmanProvider.delete`;
-- the organization's network ``wws-org-<org>`` (bridge, ``isolate=true``): containers of
-  one organization reach each other, never another organization's.
+- the organization's network ``wws-org-<org>`` (bridge ``wwsp<hash>``, ``isolate=true``:
+  no traffic with other organizations' networks), whose ports are isolated
+  (:mod:`providers.bridgeports`): a workspace reaches the internet through the gateway,
+  never another workspace, and the host only as :mod:`providers.hostfirewall` allows.
 
 And one folder on the host, ``<data-dir>/workspaces/<uid>/``, for the in-workspace agent
 (docs/workspace-agent.md): ``config/`` holds :attr:`DesiredWorkspace.config_files`
@@ -42,7 +44,7 @@ from collections.abc import AsyncIterator, Callable, Collection
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
-from providers import base, homes
+from providers import base, bridgeports, homes, hostfirewall
 from providers.podman import (
     calls,
     containers,
@@ -100,6 +102,8 @@ class PodmanProvider(base.Provider):
         self._service: service.Service | None = None
         self._api = calls.PodmanApi(socket_path)
         self._pool = concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="podman")
+        #: organization → its network's bridge (read once per network)
+        self._bridges: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: base.ProviderSettings) -> Self:
@@ -131,6 +135,7 @@ class PodmanProvider(base.Provider):
             self._service = service.Service(socket_path=self.socket_path)
         else:
             raise base.ProviderUnavailable(f"no Podman API service answers on {self.socket_path}")
+        await asyncio.to_thread(hostfirewall.ensure)
         self._api.service_running = True
 
     async def close(self) -> None:
@@ -262,8 +267,13 @@ class PodmanProvider(base.Provider):
         started = time.monotonic()
         # NB: the previous boot's report says nothing about this boot.
         self.folders.drop_report(ref.uid)
+        container = naming.container_name(ref.uid)
         try:
-            self._api.call("post", f"/containers/{naming.container_name(ref.uid)}/start")
+            # init attaches the network (a new bridge port each boot) before any process
+            # of the image runs: the port is isolated before start.
+            self._api.call("post", f"/containers/{container}/init")
+            self._isolate(ref)
+            self._api.call("post", f"/containers/{container}/start")
         except calls.CallFailed as failed:
             raise failed.provider_error("start container") from None
         bound.info("container started", seconds=round(time.monotonic() - started, 3))
@@ -283,10 +293,41 @@ class PodmanProvider(base.Provider):
                 raise failed.provider_error("create home volume") from None
         log.info("home volume created", namespace=ref.namespace, name=ref.name, volume=volume)
 
+    def _isolate(self, ref: base.WorkspaceRef) -> None:
+        bridge = self._bridge_of(ref.organization)
+        marked = bridgeports.isolate_all(bridge)
+        if marked:
+            log.debug("bridge ports isolated", uid=ref.uid, bridge=bridge, ports=marked)
+
+    def _bridge_of(self, organization: str) -> str:
+        """The bridge of the organization's network (``wwsp<hash>``; an older network
+        keeps the name Podman gave it)."""
+        known = self._bridges.get(organization)
+        if known is not None:
+            return known
+        network = naming.network_name(organization)
+        response = self._api.call("get", f"/networks/{network}/json", missing_ok=True)
+        if response is None:
+            raise base.ProviderError(f"podman: network {network} is gone")
+        bridge = str(response.json().get("network_interface") or "")
+        if not bridge.startswith("wwsp"):
+            # NB: made before isolation: its ports are isolated, but hostfirewall's rules
+            # do not know its bridge; it is re-made when its last workspace goes.
+            log.warning(
+                "organization network predates isolation: the host's services stay"
+                " reachable from it until it is re-made",
+                organization=organization,
+                network=network,
+                bridge=bridge,
+            )
+        self._bridges[organization] = bridge
+        return bridge
+
     def _ensure_network(self, organization: str) -> None:
         network = naming.network_name(organization)
         if self._api.exists("networks", network):
             return
+        self._bridges.pop(organization, None)
         try:
             self._api.call(
                 "post",
@@ -294,6 +335,7 @@ class PodmanProvider(base.Provider):
                 body={
                     "name": network,
                     "driver": "bridge",
+                    "network_interface": naming.bridge_name(organization),
                     "labels": naming.network_labels(organization),
                     # Traffic between isolated networks is dropped: organizations can't meet.
                     "options": {"isolate": "true"},
@@ -399,6 +441,7 @@ class PodmanProvider(base.Provider):
                 removed = self._api.call("delete", f"/networks/{network}", missing_ok=True)
             except calls.CallFailed:  # in use after all (a container outside WWS): keep it
                 return False
+        self._bridges.pop(organization, None)
         if removed is not None:
             log.info("network removed", organization=organization, network=network)
         return removed is not None

@@ -272,41 +272,6 @@ async def test_changing_to_a_missing_image_keeps_the_running_container(
     assert after.state is base.State.RUNNING and after.runtime_id == before.runtime_id
 
 
-async def test_organizations_cannot_reach_each_other(
-    provider: PodmanProvider, make_workspace: Factory
-) -> None:
-    org_a, org_b = f"a{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}"
-    a1, a2, b1 = (
-        make_workspace("a1", org=org_a),
-        make_workspace("a2", org=org_a),
-        make_workspace("b1", org=org_b),
-    )
-    for desired in (a1, a2, b1):
-        assert (await provider.ensure(desired)).state is base.State.RUNNING
-
-    def ip_of(desired: base.DesiredWorkspace) -> str:
-        info = inspect(naming.container_name(desired.ref.uid))
-        networks = info["NetworkSettings"]["Networks"]
-        return str(networks[naming.network_name(desired.ref.organization)]["IPAddress"])
-
-    source = naming.container_name(a1.ref.uid)
-    ip_a2, ip_b1 = ip_of(a2), ip_of(b1)
-
-    def ping(ip: str) -> bool:
-        return podman("exec", source, "ping", "-c", "1", "-W", "2", ip, check=False).returncode == 0
-
-    def tcp(ip: str) -> str:
-        # Nothing listens on port 22 yet: a reachable peer refuses at once, an isolated one
-        # never answers.
-        script = f"timeout 3 bash -c 'echo > /dev/tcp/{ip}/22' 2>&1; echo rc=$?"
-        return podman("exec", source, "bash", "-c", script, check=False).stdout
-
-    assert ping(ip_a2), "containers of one organization must reach each other"
-    assert "refused" in tcp(ip_a2)
-    assert not ping(ip_b1), "containers of two organizations must not reach each other"
-    assert "rc=124" in tcp(ip_b1)
-
-
 async def test_ensure_is_close_to_raw_podman_run(
     provider: PodmanProvider,
     make_workspace: Factory,
