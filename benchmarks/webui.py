@@ -7,10 +7,15 @@ loopback. One run prints:
   by a client on the same machine (an upper bound of the server time), 200 requests;
 - 100 signed-in clients on ``/events``: status change (the PATCH acknowledged) → the event
   at each client, p50/p99 over 20 changes x 100 clients;
-- the editor proxy against a local upstream that answers as code-server does for this
-  purpose (``POST /login`` sets ``code-server-session``; a 1 MiB static asset; a WebSocket
-  echo): the asset through ``/w/...`` vs direct (median of 50 each, ratio), and the
-  WebSocket round trip through the proxy vs direct (p50 of 500 each, difference).
+- the editor proxy in front of code-server itself (the workspace image's
+  ``/usr/lib/wws/bin/code-server`` in a Podman container, published on loopback): its static
+  assets fetched directly from code-server and through ``/w/...``, alternating in one run,
+  with the headers Chromium sends (median of each, ratio); ``--no-code-server`` skips it;
+- the editor proxy against a local aiohttp upstream (``POST /login`` sets
+  ``code-server-session``; 1 MiB and 16 KiB assets; a WebSocket echo): the assets through
+  ``/w/...`` vs direct, and the WebSocket round trip through the proxy vs direct (p50 of 500
+  each, difference). This upstream answers faster than code-server does, so its ratio is the
+  proxy's cost against a near-zero baseline.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import os
+import re
 import secrets
 import signal
 import socket
@@ -33,11 +39,17 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from images.build import image as imagebuild
+from providers.podman.service import podman_env
 from tests.support.storeproc import REPO, StoreProcess
 
 ORG = "bench"
 ASSET = os.urandom(1 << 20)
 SMALL = os.urandom(16 << 10)
+CODE_SERVER = "/usr/lib/wws/bin/code-server"
+CODE_SERVER_WORKSPACE = "ws-0002"
+#: What Chromium sends for a script or style sheet of the workbench.
+BROWSER_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate, br, zstd"}
 
 
 def free_port() -> int:
@@ -112,6 +124,128 @@ async def upstream_app(port: int) -> web.AppRunner:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner
+
+
+class CodeServer:
+    """code-server of the workspace image in a container, on a loopback port."""
+
+    def __init__(self, image: str) -> None:
+        self.image = image
+        self.port = free_port()
+        self.password = secrets.token_urlsafe(12)
+        self.name = f"wws-bench-code-server-{secrets.token_hex(4)}"
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        subprocess.run(
+            ["podman", "run", "--rm", "-d", "--name", self.name,
+             "-p", f"127.0.0.1:{self.port}:8080", "-e", f"PASSWORD={self.password}",
+             self.image, CODE_SERVER, "--bind-addr", "0.0.0.0:8080", "--auth", "password",
+             "--disable-telemetry", "--disable-update-check"],
+            env=podman_env(), check=True, capture_output=True,
+        )  # fmt: skip
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(self.url + "/healthz") as answer:
+                        if answer.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"code-server in {self.name} did not answer")
+
+    def stop(self) -> None:
+        subprocess.run(
+            ["podman", "rm", "-f", "-t", "0", self.name], env=podman_env(), capture_output=True
+        )
+
+
+async def point_at_code_server(api: Store, code_server: CodeServer) -> None:
+    """Workspace ``ws-0002`` runs that code-server, with its password in a Secret."""
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": f"{CODE_SERVER_WORKSPACE}-code-server"},
+        "data": {"password": base64.b64encode(code_server.password.encode()).decode()},
+    }
+    await api.call("POST", f"/api/v1/namespaces/{ORG}/secrets", secret)
+    await api.call(
+        "PATCH",
+        f"/apis/wws.dev/v1alpha1/namespaces/{ORG}/workspaces/{CODE_SERVER_WORKSPACE}/status",
+        {
+            "status": {
+                "endpoints": {
+                    "codeServer": code_server.url + "/",
+                    "codeServerPasswordSecretRef": {
+                        "name": f"{CODE_SERVER_WORKSPACE}-code-server",
+                        "key": "password",
+                    },
+                }
+            }
+        },
+        "application/merge-patch+json",
+    )
+
+
+async def code_server_assets(
+    ui: str, cookie: dict[str, str], code_server: CodeServer, rounds: int
+) -> list[tuple[str, int, float, float]]:
+    """(asset, bytes sent, direct median s, proxied median s) for the workbench's assets."""
+    async with aiohttp.ClientSession(
+        cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False
+    ) as session:
+        async with session.post(
+            code_server.url + "/login",
+            data={"password": code_server.password},
+            allow_redirects=False,
+        ) as answer:
+            direct_cookie = answer.cookies["code-server-session"].value
+        direct_headers = {**BROWSER_HEADERS, "Cookie": f"code-server-session={direct_cookie}"}
+        proxied_headers = {
+            **BROWSER_HEADERS,
+            "Cookie": "; ".join(f"{k}={v}" for k, v in cookie.items()),
+        }
+        async with session.get(
+            code_server.url + "/",
+            headers={"Cookie": direct_headers["Cookie"], "Accept-Encoding": "identity"},
+        ) as answer:
+            page = await answer.text()
+        found = re.findall(
+            r"[\w./-]*static/out/vs/code/browser/workbench/workbench\.(?:js|css)", page
+        )
+        found += re.findall(r"[\w./-]*static/out/nls\.messages\.js", page)
+        assets = sorted({asset.lstrip("./") for asset in found})
+        if not assets:
+            raise RuntimeError("no static asset named by code-server's workbench page")
+        proxied_base = f"{ui}/w/{ORG}/{CODE_SERVER_WORKSPACE}/"
+        figures = []
+        for asset in assets:
+            times: dict[str, list[float]] = {"direct": [], "proxied": []}
+            sizes: set[int] = set()
+            for number in range(rounds + 3):
+                for label, url, headers in (
+                    ("direct", f"{code_server.url}/{asset}", direct_headers),
+                    ("proxied", proxied_base + asset, proxied_headers),
+                ):
+                    start = time.perf_counter()
+                    async with session.get(url, headers=headers, allow_redirects=False) as answer:
+                        body = await answer.read()
+                    elapsed = time.perf_counter() - start
+                    assert answer.status == 200, (url, answer.status)
+                    sizes.add(len(body))
+                    if number >= 3:  # the first rounds warm both paths up
+                        times[label].append(elapsed)
+            assert len(sizes) == 1, (asset, sizes)  # the same bytes either way
+            figures.append(
+                (
+                    asset.rsplit("/", 1)[-1],
+                    sizes.pop(),
+                    statistics.median(times["direct"]),
+                    statistics.median(times["proxied"]),
+                )
+            )
+        return figures
 
 
 async def populate(api: Store, count: int, upstream: int) -> None:
@@ -323,8 +457,12 @@ async def run(args: argparse.Namespace) -> None:
         upstream = await upstream_app(upstream_port)
         ui_process = None
         api = Store(store)
+        code_server = None if args.no_code_server else CodeServer(args.code_server_image)
         try:
             await populate(api, args.workspaces, upstream_port)
+            if code_server is not None:
+                await code_server.start()
+                await point_at_code_server(api, code_server)
             token = secrets.token_urlsafe(16)
             (Path(folder) / "token").write_text(token)
             port = free_port()
@@ -376,6 +514,15 @@ async def run(args: argparse.Namespace) -> None:
                 f"p50 {pct(delays, 50) * 1000:.1f} ms, p99 {pct(delays, 99) * 1000:.1f} ms "
                 f"({len(delays)} events)"
             )
+            if code_server is not None:
+                for asset, size, direct, proxied in await code_server_assets(
+                    ui, cookie, code_server, args.asset_rounds
+                ):
+                    print(
+                        f"proxy, code-server's {asset} ({size / 1024:.0f} KiB as sent): direct "
+                        f"{direct * 1000:.2f} ms, through /w/ {proxied * 1000:.2f} ms, "
+                        f"ratio {proxied / direct:.2f} (median of {args.asset_rounds} each)"
+                    )
             figures = await proxy(ui, cookie, upstream_port)
             print(
                 f"proxy, 1 MiB static asset: direct {figures['asset_direct_ms']:.2f} ms, through "
@@ -396,6 +543,8 @@ async def run(args: argparse.Namespace) -> None:
                 ui_process.send_signal(signal.SIGTERM)
                 ui_process.wait(timeout=15)
             await upstream.cleanup()
+            if code_server is not None:
+                code_server.stop()
             store.stop()
 
 
@@ -405,6 +554,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument(
+        "--code-server-image",
+        default=os.environ.get("WWS_TEST_IMAGE") or imagebuild.IMAGE,
+        help="the workspace image whose code-server the proxy is measured against",
+    )
+    parser.add_argument("--asset-rounds", type=int, default=30)
+    parser.add_argument("--no-code-server", action="store_true")
     asyncio.run(run(parser.parse_args()))
 
 

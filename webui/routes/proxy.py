@@ -40,9 +40,6 @@ log = logconfig.get(__name__)
 ACTIVITY_ANNOTATION = views.ACTIVITY_ANNOTATION
 ACTIVITY_EVERY_SECONDS = 60.0
 CODE_SERVER_COOKIE = "code-server-session"
-BUFFER_LIMIT = 16 << 20
-"""Answers up to this size (with a Content-Length) are read whole, larger ones streamed."""
-STREAM_CHUNK = 256 << 10
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
