@@ -3,6 +3,11 @@
 The UI is Starlette's TestClient around the real application (lifespan included, so the one
 watch runs); it talks to a real store over HTTPS and signs people in through the real
 stand-in's OAuth flow.
+
+The store, the controller, the stand-in and the organization ``acme`` (alice owner, bob
+member) are made once per test module: starting them was most of each test's time. Each
+test still gets its own UI (sessions, caches). Tests therefore never reuse a workspace name
+within a module, and a test that removes people from organizations uses its own.
 """
 
 from __future__ import annotations
@@ -47,11 +52,11 @@ def ws_path(namespace: str, name: str = "") -> str:
 MANIFESTS = tuple(REPO / "deploy" / name for name in ("controller", "access", "webui"))
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[StoreProcess]:
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
     """The real store enforcing RBAC and admission policies, with what WWS ships applied."""
     process = StoreProcess(
-        tmp_path / "store", crds_dir=REPO / "crds", manifests_dirs=MANIFESTS
+        tmp_path_factory.mktemp("store") / "data", crds_dir=REPO / "crds", manifests_dirs=MANIFESTS
     ).start()
     try:
         yield process
@@ -65,10 +70,12 @@ def ui_kubeconfig(store: StoreProcess) -> Path:
     return own if own.exists() else store.kubeconfig
 
 
-@pytest.fixture
-def controller(store: StoreProcess, tmp_path: Path) -> Iterator[ControllerProcess]:
+@pytest.fixture(scope="module")
+def controller(
+    store: StoreProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ControllerProcess]:
     """The real controller (without Podman): it turns membership into RBAC objects."""
-    running = ControllerProcess(store.kubeconfig, tmp_path / "controller")
+    running = ControllerProcess(store.kubeconfig, tmp_path_factory.mktemp("c") / "controller")
     running.folder.mkdir()
     running.start()
     try:
@@ -98,8 +105,19 @@ def may(store: StoreProcess, user: str, verb: str, resource: str, **attributes: 
     return bool(answer.json().get("status", {}).get("allowed"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def dev_github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGitHub]:
+    """The GitHub stand-in, once per module (tests here only sign people in through it)."""
+    process = DevGitHub(tmp_path_factory.mktemp("devgithub")).start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
 def api(store: StoreProcess, controller: ControllerProcess) -> Iterator[Api]:
+    """The admin's client, with organization ``acme``: alice (owner) and bob (member)."""
     client = Api(store)
     client.create(
         "/apis/wws.dev/v1alpha1/organizations",
@@ -169,8 +187,9 @@ def oauth_redirect_to_callback(dev_github: DevGitHub, location: str, login: str)
     return str(answer.headers["location"])
 
 
-def sign_in(client: TestClient, dev_github: DevGitHub, login: str) -> None:
-    """The whole GitHub sign-in of ``login`` in ``client``'s cookie jar."""
+def sign_in(client: httpx.Client, dev_github: DevGitHub, login: str) -> None:
+    """The whole GitHub sign-in of ``login`` in ``client``'s cookie jar (a TestClient or a
+    client of a real server)."""
     started = client.get("/login/github")
     assert started.status_code in (302, 303, 307), started.text
     callback = oauth_redirect_to_callback(dev_github, started.headers["location"], login)

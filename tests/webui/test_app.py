@@ -129,9 +129,9 @@ def test_tampered_cookie_is_a_stranger(signed_in: SignedIn) -> None:
 
 
 def test_csrf_token_is_required(signed_in: SignedIn, api: Api) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.create(ws_path("acme"), workspace("alice-csrf"))
     client, csrf = signed_in("alice")
-    target = "/workspaces/acme/alice-dev/stop"
+    target = "/workspaces/acme/alice-csrf/stop"
     missing = client.post(target, data={})
     assert missing.status_code == 403
     forged = client.post(target, data={"csrf": "forged"})
@@ -139,16 +139,16 @@ def test_csrf_token_is_required(signed_in: SignedIn, api: Api) -> None:
     header_forged = client.post(target, headers={"X-CSRF-Token": "forged"})
     assert header_forged.status_code == 403
     assert "csrf" not in forged.text.lower() or csrf not in forged.text
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is True
+    assert api.get_json(ws_path("acme", "alice-csrf"))["spec"]["running"] is True
     done = client.post(target, data={"csrf": csrf})
     assert done.status_code == 303
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is False
+    assert api.get_json(ws_path("acme", "alice-csrf"))["spec"]["running"] is False
     started = client.post(
-        "/workspaces/acme/alice-dev/start?back=/%5Cevil.example/", headers={"X-CSRF-Token": csrf}
+        "/workspaces/acme/alice-csrf/start?back=/%5Cevil.example/", headers={"X-CSRF-Token": csrf}
     )
     assert started.status_code == 303
-    assert started.headers["location"] == "/workspaces/acme/alice-dev"  # never another site
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is True
+    assert started.headers["location"] == "/workspaces/acme/alice-csrf"  # never another site
+    assert api.get_json(ws_path("acme", "alice-csrf"))["spec"]["running"] is True
 
 
 def test_idle_session_expires(ui_factory: UIFactory, dev_github: DevGitHub) -> None:
@@ -205,10 +205,23 @@ def test_bootstrap_link_works_once(ui_factory: UIFactory) -> None:
         assert again.status_code == 400
 
 
-def test_person_in_no_organization_is_signed_out(signed_in: SignedIn, api: Api) -> None:
-    client, _ = signed_in("alice")
+def test_person_in_no_organization_is_signed_out(
+    signed_in: SignedIn, api: Api, store: StoreProcess
+) -> None:
+    # dave, alone in an organization of his own, is removed from it (acme stays as it is
+    # for the other tests).
+    api.create(
+        "/apis/wws.dev/v1alpha1/organizations",
+        {"apiVersion": "wws.dev/v1alpha1", "kind": "Organization", "metadata": {"name": "solo"},
+         "spec": {"members": [{"user": "dave", "role": "owner"}]}},
+    )  # fmt: skip
+    eventually(
+        lambda: may(store, "github:dave", "get", "organizations", name="solo"),
+        "the controller's RBAC objects for solo",
+    )
+    client, _ = signed_in("dave")
     assert client.get("/").status_code == 200
-    api.delete("/apis/wws.dev/v1alpha1/organizations/acme")
+    api.delete("/apis/wws.dev/v1alpha1/organizations/solo")
     time.sleep(2.5)  # the UI's membership answer is kept for 2 s
     answer = client.get("/")
     assert answer.status_code == 403
@@ -232,14 +245,14 @@ def test_create_form_makes_the_workspace(signed_in: SignedIn, api: Api) -> None:
     answer = client.post(
         "/new",
         data={
-            "csrf": csrf, "name": "alice-dev", "org": "acme", "provider": "podman",
+            "csrf": csrf, "name": "alice-new", "org": "acme", "provider": "podman",
             "cpu": "1", "memory": "2Gi", "lang_python": "1", "version_python": "3.11",
             "lang_node": "1", "idle": "45m",
         },
     )  # fmt: skip
     assert answer.status_code == 303, answer.text
-    assert answer.headers["location"] == "/workspaces/acme/alice-dev"
-    spec = api.get_json(ws_path("acme", "alice-dev"))["spec"]
+    assert answer.headers["location"] == "/workspaces/acme/alice-new"
+    spec = api.get_json(ws_path("acme", "alice-new"))["spec"]
     assert spec["owner"] == "alice"
     assert [lang["name"] for lang in spec["languages"]] == ["node", "python"]
     assert spec["resources"]["cpu"] == "1"
@@ -249,11 +262,11 @@ def test_create_form_makes_the_workspace(signed_in: SignedIn, api: Api) -> None:
 def test_create_form_shows_the_field_error_and_makes_nothing(signed_in: SignedIn, api: Api) -> None:
     client, csrf = signed_in("alice")
     answer = client.post(
-        "/new", data={"csrf": csrf, "name": "alice-dev", "org": "acme", "cpu": "lots"}
+        "/new", data={"csrf": csrf, "name": "alice-bad", "org": "acme", "cpu": "lots"}
     )
     assert answer.status_code == 422
     assert 'data-error-for="cpu"' in answer.text
-    assert api.get(ws_path("acme", "alice-dev")).status_code == 404
+    assert api.get(ws_path("acme", "alice-bad")).status_code == 404
 
 
 def test_yaml_editor_rejects_at_the_field(signed_in: SignedIn, api: Api) -> None:
@@ -271,9 +284,9 @@ def test_yaml_editor_rejects_at_the_field(signed_in: SignedIn, api: Api) -> None
 
 
 def test_yaml_editor_diff_then_apply_and_conflict(signed_in: SignedIn, api: Api) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.create(ws_path("acme"), workspace("alice-yaml"))
     client, csrf = signed_in("alice")
-    page = client.get("/yaml?namespace=acme&name=alice-dev")
+    page = client.get("/yaml?namespace=acme&name=alice-yaml")
     start = page.text.index('id="yaml-text" class="code">') + len('id="yaml-text" class="code">')
     import html
 
@@ -283,54 +296,59 @@ def test_yaml_editor_diff_then_apply_and_conflict(signed_in: SignedIn, api: Api)
     checked = client.post("/yaml/check", data={"csrf": csrf, "yaml": edited})
     assert checked.status_code == 200
     assert "-    cpu: &#39;2&#39;" in checked.text and "+    cpu: &#39;3&#39;" in checked.text
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["resources"]["cpu"] == "2"
+    assert api.get_json(ws_path("acme", "alice-yaml"))["spec"]["resources"]["cpu"] == "2"
     # Someone else changes it meanwhile: Apply is a 409 that offers a reload.
-    api.patch_ok(ws_path("acme", "alice-dev"), {"spec": {"resources": {"memory": "8Gi"}}})
+    api.patch_ok(ws_path("acme", "alice-yaml"), {"spec": {"resources": {"memory": "8Gi"}}})
     conflict = client.post("/yaml/apply", data={"csrf": csrf, "yaml": edited})
     assert conflict.status_code == 409
     assert 'id="reload"' in conflict.text
-    stored = api.get_json(ws_path("acme", "alice-dev"))["spec"]["resources"]
+    stored = api.get_json(ws_path("acme", "alice-yaml"))["spec"]["resources"]
     assert stored == {**stored, "cpu": "2", "memory": "8Gi"}
-    fresh = client.get("/yaml?namespace=acme&name=alice-dev")
+    fresh = client.get("/yaml?namespace=acme&name=alice-yaml")
     start = fresh.text.index('id="yaml-text" class="code">') + len('id="yaml-text" class="code">')
     text = html.unescape(fresh.text[start : fresh.text.index("</textarea>", start)])
     applied = client.post(
         "/yaml/apply", data={"csrf": csrf, "yaml": text.replace("cpu: '2'", "cpu: '3'")}
     )
     assert applied.status_code == 303
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["resources"]["cpu"] == "3"
+    assert api.get_json(ws_path("acme", "alice-yaml"))["spec"]["resources"]["cpu"] == "3"
 
 
 def test_workspace_page_and_restart_annotation(signed_in: SignedIn, api: Api) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.create(ws_path("acme"), workspace("alice-restart"))
     client, csrf = signed_in("alice")
-    page = client.get("/workspaces/acme/alice-dev")
+    page = client.get("/workspaces/acme/alice-restart")
     assert page.status_code == 200
     for button in ('id="action-stop"', 'id="action-restart"', 'id="action-delete"'):
         assert button in page.text
-    assert client.post("/workspaces/acme/alice-dev/restart", data={"csrf": csrf}).status_code == 303
-    stored = api.get_json(ws_path("acme", "alice-dev"))
+    assert (
+        client.post("/workspaces/acme/alice-restart/restart", data={"csrf": csrf}).status_code
+        == 303
+    )
+    stored = api.get_json(ws_path("acme", "alice-restart"))
     assert "wws.dev/restartedAt" in stored["metadata"]["annotations"]
-    refused = client.post("/workspaces/acme/alice-dev/delete", data={"csrf": csrf, "confirm": "x"})
+    refused = client.post(
+        "/workspaces/acme/alice-restart/delete", data={"csrf": csrf, "confirm": "x"}
+    )
     assert refused.status_code == 422
-    assert api.get(ws_path("acme", "alice-dev")).status_code == 200
+    assert api.get(ws_path("acme", "alice-restart")).status_code == 200
     deleted = client.post(
-        "/workspaces/acme/alice-dev/delete", data={"csrf": csrf, "confirm": "alice-dev"}
+        "/workspaces/acme/alice-restart/delete", data={"csrf": csrf, "confirm": "alice-restart"}
     )
     assert deleted.status_code == 303
 
 
 def test_dashboard_filters(signed_in: SignedIn, api: Api) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
-    api.create(ws_path("acme"), workspace("bob-dev", owner="bob"))
+    api.create(ws_path("acme"), workspace("alice-filter"))
+    api.create(ws_path("acme"), workspace("bob-filter", owner="bob"))
     client, _ = signed_in("alice")
     time.sleep(0.3)
     everything = client.get("/").text
-    assert "acme/alice-dev" in everything and "acme/bob-dev" in everything
+    assert "acme/alice-filter" in everything and "acme/bob-filter" in everything
     mine = client.get("/?show=mine").text
-    assert "acme/alice-dev" in mine and "acme/bob-dev" not in mine
+    assert "acme/alice-filter" in mine and "acme/bob-filter" not in mine
     found = client.get("/?q=bob").text
-    assert "acme/bob-dev" in found and "acme/alice-dev" not in found
+    assert "acme/bob-filter" in found and "acme/alice-filter" not in found
 
 
 def test_kubeconfig_download_carries_the_persons_token(signed_in: SignedIn, ui: TestClient) -> None:
@@ -382,20 +400,20 @@ def test_invite_banner_accept_and_revoke(signed_in: SignedIn, api: Api) -> None:
 
 
 def test_workspace_page_of_a_running_workspace(signed_in: SignedIn, api: Api) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.create(ws_path("acme"), workspace("alice-ssh"))
     api.patch_ok(
-        ws_path("acme", "alice-dev") + "/status",
+        ws_path("acme", "alice-ssh") + "/status",
         {"status": {"phase": "Running", "endpoints": {"sshHost": "127.0.0.1", "sshPort": 42022,
                     "ssh": "ssh -p 42022 alice@127.0.0.1"}}},
     )  # fmt: skip
     client, _ = signed_in("alice")
-    page = client.get("/workspaces/acme/alice-dev")
+    page = client.get("/workspaces/acme/alice-ssh")
     assert page.status_code == 200, page.text
-    assert "Host wws-acme-alice-dev" in page.text
-    assert "vscode://vscode-remote/ssh-remote+wws-acme-alice-dev/home/alice" in page.text
-    block = client.get("/workspaces/acme/alice-dev/ssh-config")
+    assert "Host wws-acme-alice-ssh" in page.text
+    assert "vscode://vscode-remote/ssh-remote+wws-acme-alice-ssh/home/alice" in page.text
+    block = client.get("/workspaces/acme/alice-ssh/ssh-config")
     # NB: the controller may have written the endpoints meanwhile: the block follows status.
-    port = api.get_json(ws_path("acme", "alice-dev"))["status"]["endpoints"]["sshPort"]
+    port = api.get_json(ws_path("acme", "alice-ssh"))["status"]["endpoints"]["sshPort"]
     assert f"  Port {port}\n" in block.text
     assert "attachment" in block.headers["content-disposition"]
 
@@ -403,30 +421,30 @@ def test_workspace_page_of_a_running_workspace(signed_in: SignedIn, api: Api) ->
 def test_editor_proxy_refuses_who_may_not_connect(
     signed_in: SignedIn, api: Api, store: StoreProcess
 ) -> None:
-    api.create(ws_path("acme"), workspace("alice-dev"))
+    api.create(ws_path("acme"), workspace("alice-proxy"))
     eventually(
         lambda: may(store, "github:alice", "create", "workspaces", namespace="acme",
-                    name="alice-dev", subresource="connect"),
+                    name="alice-proxy", subresource="connect"),
         "alice's connect permission",
     )  # fmt: skip
     assert not may(
-        store, "github:bob", "create", "workspaces", namespace="acme", name="alice-dev",
+        store, "github:bob", "create", "workspaces", namespace="acme", name="alice-proxy",
         subresource="connect",
     )  # fmt: skip
     client, _ = signed_in("bob")
-    refused = client.get("/w/acme/alice-dev/")
+    refused = client.get("/w/acme/alice-proxy/")
     assert refused.status_code == 403
     client.cookies.clear()
     client, csrf = signed_in("alice")
     # Not running (no code-server endpoint): a page with a Start button instead.
-    api.patch_ok(ws_path("acme", "alice-dev"), {"spec": {"running": False}})
+    api.patch_ok(ws_path("acme", "alice-proxy"), {"spec": {"running": False}})
     time.sleep(0.5)
-    stopped = client.get("/w/acme/alice-dev/")
+    stopped = client.get("/w/acme/alice-proxy/")
     assert stopped.status_code == 503
     assert 'id="action-start"' in stopped.text
     started = client.post(
-        "/workspaces/acme/alice-dev/start?back=/w/acme/alice-dev/", data={"csrf": csrf}
+        "/workspaces/acme/alice-proxy/start?back=/w/acme/alice-proxy/", data={"csrf": csrf}
     )
     assert started.status_code == 303
-    assert started.headers["location"] == "/w/acme/alice-dev/"
-    assert api.get_json(ws_path("acme", "alice-dev"))["spec"]["running"] is True
+    assert started.headers["location"] == "/w/acme/alice-proxy/"
+    assert api.get_json(ws_path("acme", "alice-proxy"))["spec"]["running"] is True

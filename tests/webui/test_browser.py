@@ -11,11 +11,7 @@ to docs/images/.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +22,11 @@ import pytest
 from tests.controller.conftest import Controller, controller, kubectl
 from tests.support.devgithub import DevGitHub
 from tests.support.kubectl import Kubectl
-from tests.support.names import free_port, unique
+from tests.support.names import unique
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
-from tests.webui.conftest import MANIFESTS, ui_kubeconfig
+from tests.support.webuiproc import WebUIProcess
+from tests.webui.conftest import ui_kubeconfig
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -47,65 +44,16 @@ pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreProcess]:
-    """The real store enforcing RBAC and admission policies, with what WWS ships applied."""
-    folder = tmp_path_factory.mktemp("store")
-    process = StoreProcess(
-        folder / "data", crds_dir=REPO / "crds", manifests_dirs=MANIFESTS
+def ui_url(
+    store: StoreProcess, dev_github: DevGitHub, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    ui = WebUIProcess(
+        ui_kubeconfig(store), tmp_path_factory.mktemp("webui"), dev_github.url
     ).start()
     try:
-        yield process
+        yield ui.url
     finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGitHub]:
-    standin = DevGitHub(tmp_path_factory.mktemp("devgithub")).start()
-    try:
-        yield standin
-    finally:
-        standin.stop()
-
-
-@pytest.fixture(scope="module")
-def ui_url(
-    store: StoreProcess, github: DevGitHub, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    folder = tmp_path_factory.mktemp("webui")
-    (folder / "id").write_text("wws")
-    (folder / "secret").write_text("dev")
-    port = free_port()
-    log = (folder / "webui.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wws.cli", "webui", "serve",
-         "--kubeconfig", str(ui_kubeconfig(store)), "--listen", f"127.0.0.1:{port}",
-         "--github-url", github.url,
-         "--github-client-id-file", str(folder / "id"),
-         "--github-client-secret-file", str(folder / "secret")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert process.poll() is None, (folder / "webui.log").read_text()[-3000:]
-        try:
-            return httpx.get(url + "/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    eventually(answers, "the web UI", timeout=30)
-    try:
-        yield url
-    finally:
-        # Shown by pytest when the test failed: what the UI logged.
-        print((folder / "webui.log").read_text()[-20000:])
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        ui.stop(log_tail=20000)
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,8 @@ up`` sets it up; a person downloads a kubeconfig from the UI and kubectl is that
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -22,24 +17,18 @@ from tests.support.controllerproc import ControllerProcess
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
 from tests.support.kubectl import PINNED, Kubectl
+from tests.support.names import free_port
 from tests.support.storeproc import REPO, StoreProcess
 from tests.support.waiting import eventually
-from tests.webui.conftest import MANIFESTS, may, oauth_redirect_to_callback
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.webuiproc import WebUIProcess
+from tests.webui.conftest import MANIFESTS, may, sign_in
 
 
 @pytest.fixture
 def issuer_setup(tmp_path: Path, dev_github: DevGitHub) -> Iterator[tuple[StoreProcess, str]]:
     store_dir = tmp_path / "store"
     cert = tls.sign_serving_cert(store_dir, stem="webui", names=["127.0.0.1"])
-    issuer_port, ui_port = _free_port(), _free_port()
+    issuer_port = free_port()
     issuer = f"https://127.0.0.1:{issuer_port}"
     config = {
         "apiVersion": "apiserver.config.k8s.io/v1beta1",
@@ -81,37 +70,20 @@ def issuer_setup(tmp_path: Path, dev_github: DevGitHub) -> Iterator[tuple[StoreP
         lambda: may(store, "github:alice", "list", "workspaces", namespace="acme"),
         "alice a member of acme",
     )
-    (tmp_path / "id").write_text("wws")
-    (tmp_path / "secret").write_text("dev")
-    log = (tmp_path / "webui.log").open("ab")
-    ui = subprocess.Popen(
-        [sys.executable, "-m", "wws.cli", "webui", "serve",
-         "--kubeconfig", str(store_dir / "webui.kubeconfig"),
-         "--listen", f"127.0.0.1:{ui_port}", "--github-url", dev_github.url,
-         "--github-client-id-file", str(tmp_path / "id"),
-         "--github-client-secret-file", str(tmp_path / "secret"),
-         "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
-         "--issuer-listen", f"127.0.0.1:{issuer_port}",
-         "--signing-key", str(tmp_path / "signing-key.pem")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{ui_port}"
-
-    def answers() -> bool:
-        assert ui.poll() is None, (tmp_path / "webui.log").read_text()[-3000:]
-        try:
-            return httpx.get(url + "/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    eventually(answers, "the web UI", timeout=30)
+    ui = WebUIProcess(
+        store_dir / "webui.kubeconfig",
+        tmp_path / "webui",
+        dev_github.url,
+        extra_args=[
+            "--tls-cert", str(cert.cert), "--tls-key", str(cert.key),
+            "--issuer-listen", f"127.0.0.1:{issuer_port}",
+            "--signing-key", str(tmp_path / "signing-key.pem"),
+        ],
+    ).start()  # fmt: skip
     try:
-        yield store, url
+        yield store, ui.url
     finally:
-        print((tmp_path / "webui.log").read_text()[-4000:])
-        ui.send_signal(signal.SIGTERM)
-        ui.wait(timeout=15)
+        ui.stop()
         controller.stop()
         store.stop()
 
@@ -121,10 +93,7 @@ def test_downloaded_kubeconfig_is_the_person(
 ) -> None:
     store, url = issuer_setup
     with httpx.Client(base_url=url) as browser:
-        started = browser.get("/login/github")
-        callback = oauth_redirect_to_callback(dev_github, started.headers["location"], "alice")
-        parts = urlsplit(callback)
-        assert browser.get(f"{parts.path}?{parts.query}").status_code == 303
+        sign_in(browser, dev_github, "alice")
         downloaded = browser.get("/kubeconfig")
     assert downloaded.status_code == 200
     config = yaml.safe_load(downloaded.text)

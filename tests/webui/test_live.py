@@ -4,81 +4,53 @@ the API lets see each namespace, within a second of the status change."""
 from __future__ import annotations
 
 import json
-import os
 import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.support.devgithub import DevGitHub
 from tests.support.kubeapi import Api
-from tests.support.names import free_port
-from tests.support.storeproc import REPO, StoreProcess
+from tests.support.storeproc import StoreProcess
 from tests.support.waiting import eventually
-from tests.webui.conftest import (
-    may,
-    oauth_redirect_to_callback,
-    ui_kubeconfig,
-    workspace,
-    ws_path,
-)
+from tests.support.webuiproc import WebUIProcess
+from tests.webui.conftest import may, sign_in, ui_kubeconfig, workspace, ws_path
 
 
 @pytest.fixture
 def ui_url(store: StoreProcess, dev_github: DevGitHub, tmp_path: Path) -> Iterator[str]:
-    (tmp_path / "id").write_text("wws")
-    (tmp_path / "secret").write_text("dev")
-    port = free_port()
-    log = (tmp_path / "webui.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wws.cli", "webui", "serve",
-         "--kubeconfig", str(ui_kubeconfig(store)), "--listen", f"127.0.0.1:{port}",
-         "--github-url", dev_github.url, "--github-client-id-file", str(tmp_path / "id"),
-         "--github-client-secret-file", str(tmp_path / "secret")],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def answers() -> bool:
-        assert process.poll() is None, (tmp_path / "webui.log").read_text()[-3000:]
-        try:
-            return httpx.get(url + "/healthz").status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    eventually(answers, "the web UI", timeout=30)
+    ui = WebUIProcess(ui_kubeconfig(store), tmp_path / "webui", dev_github.url).start()
     try:
-        yield url
+        yield ui.url
     finally:
-        print((tmp_path / "webui.log").read_text()[-4000:])
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=15)
+        ui.stop()
 
 
 def browser_of(url: str, dev_github: DevGitHub, login: str) -> httpx.Client:
     client = httpx.Client(base_url=url, timeout=30)
-    started = client.get("/login/github")
-    callback = oauth_redirect_to_callback(dev_github, started.headers["location"], login)
-    parts = urlsplit(callback)
-    assert client.get(f"{parts.path}?{parts.query}").status_code == 303
+    sign_in(client, dev_github, login)
     return client
 
 
 def listen(client: httpx.Client, into: queue.Queue[tuple[float, dict[str, object]]]) -> None:
-    with client.stream("GET", "/events", timeout=None) as stream:
-        into.put((time.monotonic(), {"connected": True}))
-        for line in stream.iter_lines():
-            if line.startswith("data: "):
-                into.put((time.monotonic(), json.loads(line[len("data: ") :])))
+    """Put each event of ``/events`` into ``into`` until the stream ends."""
+    try:
+        with client.stream("GET", "/events", timeout=None) as stream:
+            into.put((time.monotonic(), {"connected": True}))
+            for line in stream.iter_lines():
+                if line.startswith("data: "):
+                    into.put((time.monotonic(), json.loads(line[len("data: ") :])))
+    except httpx.TransportError:
+        # NB: the stream ends when the server stops at the end of the test: that is this
+        # listener's end, not an error (a raised one would be a pytest warning).
+        pass
+    finally:
+        into.put((time.monotonic(), {"closed": True}))
+        client.close()
 
 
 def test_events_reach_only_who_may_see_them(
