@@ -69,40 +69,144 @@ def _binding(name: str, role: str, user: str) -> dict[str, Any]:
     }
 
 
+#: What a platform team writes (all pass for the benchmark's objects, so every create runs
+#: all ten): (validations, matchConditions, uses per-namespace limits from a ConfigMap).
+POLICY_RULES: list[tuple[list[dict[str, str]], list[str], bool]] = [
+    (
+        [
+            {
+                "expression": "has(object.metadata.labels) && 'bench' in object.metadata.labels",
+                "message": "the label 'bench' is required",
+            }
+        ],
+        [],
+        False,
+    ),
+    (
+        [
+            {
+                "expression": "object.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')"
+                " && size(object.metadata.name) <= 63",
+                "message": "names are DNS labels",
+            }
+        ],
+        [],
+        False,
+    ),
+    (
+        [
+            {
+                "expression": "object.spec.size <= int(params.data.maxSize)",
+                "messageExpression": "'size may be at most ' + params.data.maxSize",
+            }
+        ],
+        [],
+        True,
+    ),
+    (
+        [{"expression": "request.userInfo.username.startsWith('github:')"}],
+        [],
+        False,
+    ),
+    (
+        [{"expression": "'system:authenticated' in request.userInfo.groups"}],
+        [],
+        False,
+    ),
+    (
+        [
+            {
+                "expression": "!has(object.spec.tags) || (size(object.spec.tags) <= 16 && "
+                "object.spec.tags.all(t, t.matches('^[a-z0-9-]{1,63}$')))",
+                "message": "at most 16 tags, each a DNS label",
+            }
+        ],
+        [],
+        False,
+    ),
+    (
+        [{"expression": "has(object.spec.owner) && object.spec.owner != ''"}],
+        [],
+        False,
+    ),
+    (
+        [
+            {
+                "expression": "oldObject.spec.owner == object.spec.owner",
+                "message": "the owner is immutable",
+            }
+        ],
+        ["request.operation == 'UPDATE'"],
+        False,
+    ),
+    (
+        [{"expression": "object.spec.size >= 0 && object.spec.size < 1000"}],
+        ["!('system:masters' in request.userInfo.groups)"],
+        False,
+    ),
+    (
+        [
+            {
+                "expression": "!has(object.metadata.annotations) || "
+                "!('bench.wws.dev/protected' in object.metadata.annotations) || "
+                "request.userInfo.groups.exists(g, g == 'system:masters')",
+                "message": "only administrators create protected items",
+            }
+        ],
+        [],
+        False,
+    ),
+]
+LIMITS = "limits"  # the ConfigMap of per-namespace limits the params policy reads
+
+
+def _limits() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": LIMITS},
+        "data": {"maxSize": "100"},
+    }
+
+
 def _policy(index: int) -> list[dict[str, Any]]:
     """A policy that passes (so creates succeed) but must be evaluated on every create."""
-    expressions = [
-        "object.spec.size >= 0",
-        "request.userInfo.username.startsWith('github:')",
-        "!has(object.spec.tags) || object.spec.tags.all(t, size(t) < 64)",
-        "object.spec.owner != ''",
-        "request.operation == 'CREATE' || oldObject.spec.owner == object.spec.owner",
-    ]
+    validations, conditions, uses_params = POLICY_RULES[index % len(POLICY_RULES)]
     name = f"bench-{index}"
+    spec: dict[str, Any] = {
+        "failurePolicy": "Fail",
+        "matchConstraints": {
+            "resourceRules": [
+                {
+                    "apiGroups": [bench.GROUP],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": [bench.PLURAL],
+                }
+            ]
+        },
+        "validations": validations,
+    }
+    if conditions:
+        spec["matchConditions"] = [
+            {"name": f"condition-{i}", "expression": e} for i, e in enumerate(conditions)
+        ]
+    binding: dict[str, Any] = {"policyName": name, "validationActions": ["Deny"]}
+    if uses_params:
+        spec["paramKind"] = {"apiVersion": "v1", "kind": "ConfigMap"}
+        binding["paramRef"] = {"name": LIMITS, "parameterNotFoundAction": "Deny"}
     return [
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingAdmissionPolicy",
             "metadata": {"name": name},
-            "spec": {
-                "matchConstraints": {
-                    "resourceRules": [
-                        {
-                            "apiGroups": [bench.GROUP],
-                            "apiVersions": ["*"],
-                            "operations": ["CREATE", "UPDATE"],
-                            "resources": [bench.PLURAL],
-                        }
-                    ]
-                },
-                "validations": [{"expression": expressions[index % len(expressions)]}],
-            },
+            "spec": spec,
         },
         {
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "ValidatingAdmissionPolicyBinding",
             "metadata": {"name": name},
-            "spec": {"policyName": name, "validationActions": ["Deny"]},
+            "spec": binding,
         },
     ]
 
@@ -239,6 +343,7 @@ async def run(objects: int, concurrency: int, samples: int, folder: str | None) 
             for namespace in ("bench-plain", "bench-rbac", "bench-policies"):
                 await _namespace(api, namespace)
                 await _bind_users(api, namespace, users)
+                await api.post(f"/api/v1/namespaces/{namespace}/configmaps", _limits())
             plain = await _phase(api, pid, "bench-plain", tokens, objects, concurrency, samples)
             started = time.perf_counter()
             await _load(api, list(users))

@@ -31,7 +31,7 @@ import lark
 import re2
 from celpy.evaluation import celstr
 
-from statestore import cel
+from statestore import cel, celregex
 
 Env = dict[str, Any]
 Fn = Callable[[Env], Any]
@@ -67,19 +67,23 @@ def _tree_size(tree: Any) -> int:
     return 1 + sum(_tree_size(child) for child in tree.children)
 
 
-_PATTERNS: dict[str, Any] = {}
+_PATTERNS: dict[str, Callable[[str], bool]] = {}
+
+
+def _searcher(pattern: str) -> Callable[[str], bool]:
+    try:
+        return celregex.searcher(pattern)
+    except re2.error:
+        raise Fallback from None
 
 
 def _search(pattern: str, text: str) -> bool:
-    compiled = _PATTERNS.get(pattern)
-    if compiled is None:
-        try:
-            compiled = re2.compile(pattern)
-        except re2.error:
-            raise Fallback from None
+    search = _PATTERNS.get(pattern)
+    if search is None:
+        search = _searcher(pattern)
         if len(_PATTERNS) < 512:  # patterns may come from data: keep the cache bounded
-            _PATTERNS[pattern] = compiled
-    return compiled.search(text) is not None
+            _PATTERNS[pattern] = search
+    return search(text)
 
 
 # ------------------------------------------------------------------ operators

@@ -60,6 +60,16 @@ class Policy:
     validations: tuple[Validation, ...] = ()
     audit_annotations: tuple[tuple[str, celenv.Program], ...] = ()
 
+    def programs(self) -> list[celenv.Program]:
+        """Every CEL expression of the policy."""
+        found = [program for _, program in (*self.conditions, *self.variables)]
+        for validation in self.validations:
+            found.append(validation.program)
+            if validation.message_expression is not None:
+                found.append(validation.message_expression)
+        found.extend(program for _, program in self.audit_annotations)
+        return found
+
 
 @dataclass(frozen=True)
 class Binding:

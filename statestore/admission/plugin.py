@@ -8,7 +8,7 @@ header) or Audit (an audit annotation); expressions that fail to evaluate follow
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,6 +140,37 @@ def _rule_matches(rule: compiled.Rule, request: Request) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class _Pair:
+    binding: compiled.Binding
+    policy: compiled.Policy
+    uses_namespace: bool  # whether namespaceObject must be read for the fast path
+
+
+def _uses_namespace(binding: compiled.Binding, policy: compiled.Policy) -> bool:
+    return any("namespaceObject" in program.expression for program in policy.programs())
+
+
+def _version_key(obj: dict[str, Any]) -> tuple[str, str]:
+    metadata = obj.get("metadata") or {}
+    return str(metadata.get("name") or ""), str(metadata.get("resourceVersion") or "")
+
+
+def _attributes(request: Request) -> Attributes:
+    """The write as the authorizer library's ``requestResource`` sees it."""
+    return Attributes(
+        request.user,
+        {"CREATE": "create", "UPDATE": "update", "DELETE": "delete"}.get(request.operation, ""),
+        True,
+        request.info.group,
+        request.version,
+        request.info.plural,
+        request.subresource,
+        request.namespace,
+        request.name,
+    )
+
+
 class PolicyAdmission:
     def __init__(
         self,
@@ -154,25 +185,79 @@ class PolicyAdmission:
         self._registry = registry
         self._decide = decide
         self._pairs: list[tuple[compiled.Binding, compiled.Policy]] | None = None
+        #: Compiled policies and bindings by (name, resourceVersion): a change compiles only
+        #: the objects that changed.
+        self._policy_cache: dict[tuple[str, str], compiled.Policy | None] = {}
+        self._binding_cache: dict[tuple[str, str], compiled.Binding | None] = {}
+        #: The pairs whose resource rules match a kind of write (operation, group, version,
+        #: resource, subresource, scope): rules are matched once per kind of write, not per
+        #: request; label selectors are still checked per request.
+        self._by_write: dict[tuple[str, str, str, str, str, bool], list[_Pair]] = {}
+        self._names_matter = False  # a rule with resourceNames: no per-kind cache
+        self._param_infos: dict[tuple[str, str], resources.ResourceInfo] = {}
 
     def changed(self) -> None:
-        """A policy or binding changed: compile again on the next write."""
+        """A policy or binding changed: compile again (what changed) on the next write."""
         self._pairs = None
+        self._by_write = {}
 
     def _compiled(self) -> list[tuple[compiled.Binding, compiled.Policy]]:
         if self._pairs is None:
             policies: dict[str, compiled.Policy] = {}
+            policy_cache: dict[tuple[str, str], compiled.Policy | None] = {}
             for obj in self._list(resources.VALIDATING_POLICIES):
-                policy, _ = compiled.compile_policy(obj)
+                key = _version_key(obj)
+                if key in self._policy_cache:
+                    policy = self._policy_cache[key]
+                else:
+                    policy = compiled.compile_policy(obj)[0]
+                policy_cache[key] = policy
                 if policy is not None:
                     policies[policy.name] = policy
+            binding_cache: dict[tuple[str, str], compiled.Binding | None] = {}
             pairs = []
             for obj in self._list(resources.VALIDATING_POLICY_BINDINGS):
-                binding, _ = compiled.compile_binding(obj)
+                key = _version_key(obj)
+                if key in self._binding_cache:
+                    binding = self._binding_cache[key]
+                else:
+                    binding = compiled.compile_binding(obj)[0]
+                binding_cache[key] = binding
                 if binding is not None and binding.policy_name in policies:
                     pairs.append((binding, policies[binding.policy_name]))
+            self._policy_cache, self._binding_cache = policy_cache, binding_cache
             self._pairs = sorted(pairs, key=lambda pair: pair[0].name)
+            self._names_matter = any(
+                rule.resource_names
+                for binding, policy in self._pairs
+                for match in (policy.match, binding.match)
+                for rule in (*match.rules, *match.excluded)
+            )
         return self._pairs
+
+    def _applicable(self, request: Request) -> list[_Pair]:
+        """The pairs whose resource rules match this write (selectors not yet checked)."""
+        pairs = self._compiled()
+        info = request.info
+        key = (
+            request.operation,
+            info.group,
+            request.version,
+            info.plural,
+            request.subresource,
+            info.namespaced,
+        )
+        found = None if self._names_matter else self._by_write.get(key)
+        if found is None:
+            found = [
+                _Pair(binding, policy, _uses_namespace(binding, policy))
+                for binding, policy in pairs
+                if self._rules_match(policy.match, request)
+                and self._rules_match(binding.match, request)
+            ]
+            if not self._names_matter and len(self._by_write) < 1024:
+                self._by_write[key] = found
+        return found
 
     # -------------------------------------------------------------- matching
 
@@ -195,34 +280,30 @@ class PolicyAdmission:
                 return False
         return True
 
-    def _matches(self, match: compiled.Match, request: Request) -> bool:
+    def _rules_match(self, match: compiled.Match, request: Request) -> bool:
         if not match.given:
             return True
         if not any(_rule_matches(rule, request) for rule in match.rules):
             return False
-        if any(_rule_matches(rule, request) for rule in match.excluded):
-            return False
+        return not any(_rule_matches(rule, request) for rule in match.excluded)
+
+    def _selected(self, match: compiled.Match, request: Request) -> bool:
+        if match.object_selector is None and match.namespace_selector is None:
+            return True
         return self._labels_match(match, request)
 
     # -------------------------------------------------------------- params
 
     def _params(
         self, binding: compiled.Binding, policy: compiled.Policy, request: Request
-    ) -> Iterator[Any]:
+    ) -> list[Any]:
+        """The params objects to evaluate with (``[None]`` without a paramKind)."""
         if policy.param_kind is None:
-            yield None
-            return
+            return [None]
         if not binding.has_param_ref:
             raise _Failure(f"failed to configure binding: no paramRef in binding '{binding.name}'")
+        info = self._param_info(policy.param_kind)
         api_version, kind = policy.param_kind
-        info = next(
-            (
-                i
-                for i in self._registry
-                if i.kind == kind and any(i.api_version(v.name) == api_version for v in i.versions)
-            ),
-            None,
-        )
         if info is None:
             raise _Failure(
                 f"failed to configure policy: paramKind {api_version}/{kind} is not served"
@@ -249,8 +330,26 @@ class PolicyAdmission:
                     "failed to configure binding: no params found for policy binding with "
                     "`Deny` parameterNotFoundAction",
                 )
-            return
-        yield from found
+            return []
+        return found
+
+    def _param_info(self, param_kind: tuple[str, str]) -> resources.ResourceInfo | None:
+        known = self._param_infos.get(param_kind)
+        # NB: CRDs come and go: a remembered kind counts only while the registry serves it.
+        if known is not None and self._registry.get(known.group, known.plural) is known:
+            return known
+        api_version, kind = param_kind
+        info = next(
+            (
+                i
+                for i in self._registry
+                if i.kind == kind and any(i.api_version(v.name) == api_version for v in i.versions)
+            ),
+            None,
+        )
+        if info is not None:
+            self._param_infos[param_kind] = info
+        return info
 
     # -------------------------------------------------------------- evaluation
 
@@ -275,24 +374,17 @@ class PolicyAdmission:
 
     def __call__(self, request: Request) -> Outcome:
         outcome = Outcome([], {})
-        pairs = self._compiled()
-        if not pairs:
+        applicable = self._applicable(request)
+        if not applicable:
             return outcome
         audit_failures: list[dict[str, Any]] = []
         namespace_object = None
-        if request.info.namespaced and request.namespace:
+        if (
+            request.info.namespaced
+            and request.namespace
+            and any(pair.uses_namespace for pair in applicable)
+        ):
             namespace_object = self._get(resources.NAMESPACES, None, request.namespace)
-        attributes = Attributes(  # for the authorizer library, made once per request
-            request.user,
-            {"CREATE": "create", "UPDATE": "update", "DELETE": "delete"}.get(request.operation, ""),
-            True,
-            request.info.group,
-            request.version,
-            request.info.plural,
-            request.subresource,
-            request.namespace,
-            request.name,
-        )
         plain = {
             "object": request.obj,
             "oldObject": request.old,
@@ -306,11 +398,17 @@ class PolicyAdmission:
             # shared by every policy of this request.
             if not shared:
                 shared.update({key: celenv.to_cel(value) for key, value in plain.items()})
-                shared["authorizer"] = library.new(request.user, self._decide, attributes)
+                shared["authorizer"] = library.new(request.user, self._decide, _attributes(request))
+                shared["namespaceObject"] = celenv.to_cel(
+                    self._get(resources.NAMESPACES, None, request.namespace)
+                    if request.info.namespaced and request.namespace
+                    else None
+                )
             return shared
 
-        for binding, policy in pairs:
-            if not self._matches(policy.match, request) or not self._matches(
+        for pair in applicable:
+            binding, policy = pair.binding, pair.policy
+            if not self._selected(policy.match, request) or not self._selected(
                 binding.match, request
             ):
                 continue
