@@ -84,6 +84,17 @@ class OrganizationQuota(meta.Model):
     """Disk and home space of all workspaces together, running or not, e.g. 1Ti."""
 
 
+class NetworkPolicy(meta.Model):
+    """What the organization's workspaces may reach of each other. By default nothing: a
+    workspace reaches the internet, never another workspace nor the host's services."""
+
+    allow_within_team: bool = False
+    """Workspaces of one team (``spec.team``) reach each other (every port), on a network
+    of the team's; the rest stays as by default. Changing it re-creates the containers of
+    the teams' running workspaces on the other network (a restart; homes are kept).
+    Podman workspaces only: VMs stay isolated."""
+
+
 class OrganizationPolicy(meta.Model):
     """Rules every workspace of the organization must keep."""
 
@@ -97,6 +108,8 @@ class OrganizationPolicy(meta.Model):
     """The longest ``idle.timeout`` a workspace may set, e.g. 8h; unset: no limit."""
     quota: OrganizationQuota | None = None
     """Limits on the resources of all workspaces together; unset: no limits."""
+    network: NetworkPolicy | None = None
+    """Which workspaces reach each other; unset: none (each reaches only the internet)."""
 
 
 class OrganizationSpec(meta.Model):

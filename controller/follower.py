@@ -120,7 +120,9 @@ async def _refresh_from_agent(ctx: Context, ref: base.WorkspaceRef) -> bool | No
         return None
     if ws.metadata.uid != ref.uid or ws.metadata.deletion_timestamp is not None:
         return None
-    plan = workspace.plan(ws, refusal=quotas.refusal(ctx, body))
+    plan = workspace.plan(
+        ws, refusal=quotas.refusal(ctx, body), network_group=quotas.network_group(ctx, body)
+    )
     if not plan.running:
         return None
     provider = await ctx.providers.get(ws.spec.provider.value)

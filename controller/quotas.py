@@ -34,6 +34,8 @@ log = logconfig.get(__name__)
 
 #: The reason of the closer look at a waiting workspace (see :mod:`controller.checks`).
 ROOM = "room"
+#: The reason of a look after the organization's network policy changed.
+NETWORK = "network"
 
 
 async def prime(ctx: Context) -> None:
@@ -82,8 +84,29 @@ async def organization_event(body: kopf.Body, memo: Context, **kwargs: Any) -> N
     name = body.metadata.name or ""
     deleted = kwargs.get("type") == "DELETED"
     limits = None if deleted else quota.organization_limits(body.get("spec") or {})
+    old = memo.quotas.orgs.get(name)
     if memo.quotas.set_organization(name, limits):
         wake(memo, name)
+        if (
+            limits is not None
+            and old is not None
+            and old.allow_within_team != limits.allow_within_team
+        ):
+            # NB: every workspace of a team may move to or from its team's network.
+            for uid in memo.quotas.uids_in(name):
+                memo.checks.put(uid, NETWORK)
+
+
+def network_group(ctx: Context, body: Mapping[str, Any]) -> str:
+    """The workspace's network group under its organization's policy (see
+    :meth:`reconcilers.quota.Index.network_group`)."""
+    metadata = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    return ctx.quotas.network_group(
+        str(metadata.get("namespace") or ""),
+        spec.get("team"),
+        str(spec.get("provider") or "podman"),
+    )
 
 
 async def team_event(body: kopf.Body, memo: Context, **kwargs: Any) -> None:

@@ -80,7 +80,8 @@ async def _reconcile_workspace(
     if ws.metadata.deletion_timestamp is not None:
         return None  # NB: being deleted: never re-create what the delete handler removes
     refusal = quotas.refusal(ctx, body)
-    plan = workspace.plan(ws, refusal=refusal, idle=idle_stop)
+    group = quotas.network_group(ctx, body)
+    plan = workspace.plan(ws, refusal=refusal, idle=idle_stop, network_group=group)
     if ws.status.phase is None and plan.running:
         # A new workspace: say it is accepted before the provider is asked.
         early = workspace.provisioning_status(ws, plan, at=conditions.now())
@@ -95,7 +96,13 @@ async def _reconcile_workspace(
             ctx, ws, plan, workspace.Failure(problem.reason, str(problem))
         )
     else:
-        plan = workspace.plan(ws, config_files=credentials.files, refusal=refusal, idle=idle_stop)
+        plan = workspace.plan(
+            ws,
+            config_files=credentials.files,
+            refusal=refusal,
+            idle=idle_stop,
+            network_group=group,
+        )
         await _restore_home(ctx, body, ws)
         moved = await switching.switch_if_needed(ctx, body, ws, plan)
         outcome = moved if moved is not None else await steps.act(ctx, ws, plan)
@@ -196,7 +203,12 @@ async def _refresh(
             digest = workspace.files_digest(found.files)
             if ctx.config_digests.get(uid) != digest:
                 # NB: ensure() of a converged workspace only rewrites the agent's files.
-                again = workspace.plan(ws, config_files=found.files, refusal=plan.refusal)
+                again = workspace.plan(
+                    ws,
+                    config_files=found.files,
+                    refusal=plan.refusal,
+                    network_group=plan.desired.network_group,
+                )
                 acted = await steps.act(ctx, ws, again)
                 if acted.failure is None:
                     ctx.config_digests[uid] = digest
@@ -233,7 +245,9 @@ async def resync_workspace(
             return  # the handlers have said so in the status
         if ws.metadata.uid != uid or ws.metadata.deletion_timestamp is not None:
             return
-        plan = workspace.plan(ws, refusal=quotas.refusal(ctx, body))
+        plan = workspace.plan(
+            ws, refusal=quotas.refusal(ctx, body), network_group=quotas.network_group(ctx, body)
+        )
         try:
             provider = await ctx.providers.get(ws.spec.provider.value)
             observed = await asyncio.wait_for(provider.observe(plan.ref), ctx.call_timeout)

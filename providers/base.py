@@ -136,6 +136,12 @@ class DesiredWorkspace:
     env: Mapping[str, str] = field(default_factory=dict)
     running: bool = True
     config_hash: str = ""
+    network_group: str = ""
+    """Workspaces of one organization with the same non-empty ``network_group`` (a team
+    whose policy lets its workspaces meet) share a network and reach each other; with
+    "" a workspace reaches no other workspace (its port on the organization's network is
+    isolated). Part of the config hash: a change re-creates the container on the other
+    network (the home is kept)."""
     # NB: never in a repr: the files hold secrets.
     config_files: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
@@ -155,6 +161,8 @@ class DesiredWorkspace:
             "ports": [_port_shape(p) for p in self.ports],
             "env": dict(sorted(self.env.items())),
         }
+        if self.network_group:  # NB: absent when "", so older workspaces keep their hash
+            shape["network"] = self.network_group
         return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -104,6 +104,8 @@ class Limits:
     storage: int | None = None
     max_idle: float | None = None
     """Seconds: the organization's ``policy.maxIdleTimeout``."""
+    allow_within_team: bool = False
+    """The organization's ``policy.network.allowWithinTeam``."""
 
     @property
     def any(self) -> bool:
@@ -140,6 +142,7 @@ def organization_limits(spec: Mapping[str, Any]) -> Limits:
         memory=_quantity(quota.get("memory")),
         storage=_quantity(quota.get("storage")),
         max_idle=_seconds(policy.get("maxIdleTimeout")),
+        allow_within_team=bool((policy.get("network") or {}).get("allowWithinTeam")),
     )
 
 
@@ -305,6 +308,19 @@ class Index:
         else:
             self.teams[(namespace, name)] = limits
         return old != limits
+
+    def network_group(self, namespace: str, team: str | None, provider: str) -> str:
+        """The workspace's network group (:attr:`providers.base.DesiredWorkspace.network_group`):
+        its team when the organization's policy lets a team's workspaces meet (Podman
+        only: VMs stay isolated), else "" (isolated)."""
+        limits = self.orgs.get(namespace)
+        if not team or limits is None or not limits.allow_within_team or provider != "podman":
+            return ""
+        return team
+
+    def uids_in(self, namespace: str) -> list[str]:
+        """Every workspace of ``namespace``."""
+        return [m.uid for m in self.members.values() if m.namespace == namespace]
 
     def waiting(self, namespace: str) -> list[str]:
         """The workspaces of ``namespace`` that want to run and do not yet, oldest first."""

@@ -47,7 +47,7 @@ def container_spec(
         "labels": labels,
         "env": env,
         "netns": {"nsmode": "bridge"},
-        "Networks": {naming.network_name(ref.organization): {}},
+        "Networks": {naming.network_of(ref.organization, desired.network_group): {}},
         "portmappings": [
             {
                 "container_port": port.container_port,

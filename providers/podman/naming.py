@@ -18,6 +18,7 @@ LABEL_ORGANIZATION = "wws.dev/organization"
 LABEL_CONFIG_HASH = "wws.dev/config-hash"
 LABEL_PORTS = "wws.dev/ports"  # "code-server=8080/tcp,ssh=22/tcp": names the published ports
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_NETWORK_GROUP = "wws.dev/team"  # on a team's network: the team
 MANAGED_BY = "wws"
 
 HOME_MOUNT = "/home"
@@ -33,6 +34,24 @@ def home_volume_name(uid: str) -> str:
 
 def network_name(organization: str) -> str:
     return f"wws-org-{organization}"
+
+
+def team_network_name(organization: str, group: str) -> str:
+    """The network of a team whose workspaces may reach each other (``network_group``)."""
+    return f"wws-team-{organization}-{group}"
+
+
+def network_of(organization: str, group: str = "") -> str:
+    """The network of a workspace: its team's (``group``) or else its organization's."""
+    return team_network_name(organization, group) if group else network_name(organization)
+
+
+def bridge_of(organization: str, group: str = "") -> str:
+    """The bridge of :func:`network_of`: ``wwst`` + a hash for a team's network (ports
+    not isolated), :func:`bridge_name` for the organization's."""
+    if group:
+        return "wwst" + hashlib.sha256(f"{organization}/{group}".encode()).hexdigest()[:10]
+    return bridge_name(organization)
 
 
 def bridge_name(organization: str) -> str:
@@ -51,8 +70,11 @@ def workspace_labels(ref: base.WorkspaceRef) -> dict[str, str]:
     }
 
 
-def network_labels(organization: str) -> dict[str, str]:
-    return {LABEL_ORGANIZATION: organization, LABEL_MANAGED_BY: MANAGED_BY}
+def network_labels(organization: str, group: str = "") -> dict[str, str]:
+    labels = {LABEL_ORGANIZATION: organization, LABEL_MANAGED_BY: MANAGED_BY}
+    if group:
+        labels[LABEL_NETWORK_GROUP] = group
+    return labels
 
 
 def encode_ports(ports: tuple[base.PortSpec, ...]) -> str:

@@ -207,6 +207,7 @@ class PodmanProvider(base.Provider):
                     self._stop_container(ref, bound)
                     info = self._api.inspect(ref.uid)
                 return self._observed(ref, info)
+            left: set[str] = set()
             if info is not None:
                 labels = info.get("Config", {}).get("Labels") or {}
                 if labels.get(naming.LABEL_CONFIG_HASH) != wanted_hash:
@@ -219,6 +220,9 @@ class PodmanProvider(base.Provider):
                         new_hash=wanted_hash,
                     )
                     self._remove_container(ref)
+                    left = self._networks_of(info) - {
+                        naming.network_of(ref.organization, desired.network_group)
+                    }
                     info = None
                 elif info["State"].get("Status") in {"dead", "removing"}:
                     bound.warning("re-creating container: runtime reports it dead")
@@ -228,6 +232,8 @@ class PodmanProvider(base.Provider):
                 self._create(desired, wanted_hash, bound)
                 self._start(ref, bound)
                 info = self._api.inspect(ref.uid)
+                for network in sorted(left):  # a team's network it left (policy changed)
+                    self._remove_network_if_unused(network)
             elif not info["State"].get("Running"):
                 if info["State"].get("Paused"):
                     self._api.call("post", f"/containers/{naming.container_name(ref.uid)}/unpause")
@@ -243,10 +249,11 @@ class PodmanProvider(base.Provider):
         self._ensure_home(ref)
         self.folders.prepare(ref.uid)
         spec = self._container_spec(desired, wanted_hash)
-        # NB: the network lock keeps remove_orphans/delete from removing the organization's
+        # NB: the network lock keeps remove_orphans/delete from removing the workspace's
         # network between its creation here and the container's.
-        with self._api.lock(f"network/{ref.organization}"):
-            self._ensure_network(ref.organization)
+        network = naming.network_of(ref.organization, desired.network_group)
+        with self._api.lock(f"network/{network}"):
+            self._ensure_network(ref.organization, desired.network_group)
             try:
                 self._api.call("post", "/containers/create", body=spec)
             except calls.CallFailed as failed:
@@ -272,7 +279,7 @@ class PodmanProvider(base.Provider):
             # init attaches the network (a new bridge port each boot) before any process
             # of the image runs: the port is isolated before start.
             self._api.call("post", f"/containers/{container}/init")
-            self._isolate(ref)
+            self._isolate(ref, self._api.inspect(ref.uid))
             self._api.call("post", f"/containers/{container}/start")
         except calls.CallFailed as failed:
             raise failed.provider_error("start container") from None
@@ -293,19 +300,24 @@ class PodmanProvider(base.Provider):
                 raise failed.provider_error("create home volume") from None
         log.info("home volume created", namespace=ref.namespace, name=ref.name, volume=volume)
 
-    def _isolate(self, ref: base.WorkspaceRef) -> None:
-        bridge = self._bridge_of(ref.organization)
+    def _isolate(self, ref: base.WorkspaceRef, info: dict[str, Any] | None) -> None:
+        """Isolate the container's port on its organization's network. (On a team's
+        network, where the policy lets the team's workspaces meet, ports stay open.)"""
+        attached = ((info or {}).get("NetworkSettings") or {}).get("Networks") or {}
+        network = naming.network_name(ref.organization)
+        if attached and network not in attached:
+            return
+        bridge = self._bridge_of(ref.organization, network)
         marked = bridgeports.isolate_all(bridge)
         if marked:
             log.debug("bridge ports isolated", uid=ref.uid, bridge=bridge, ports=marked)
 
-    def _bridge_of(self, organization: str) -> str:
+    def _bridge_of(self, organization: str, network: str) -> str:
         """The bridge of the organization's network (``wwsp<hash>``; an older network
         keeps the name Podman gave it)."""
-        known = self._bridges.get(organization)
+        known = self._bridges.get(network)
         if known is not None:
             return known
-        network = naming.network_name(organization)
         response = self._api.call("get", f"/networks/{network}/json", missing_ok=True)
         if response is None:
             raise base.ProviderError(f"podman: network {network} is gone")
@@ -320,14 +332,14 @@ class PodmanProvider(base.Provider):
                 network=network,
                 bridge=bridge,
             )
-        self._bridges[organization] = bridge
+        self._bridges[network] = bridge
         return bridge
 
-    def _ensure_network(self, organization: str) -> None:
-        network = naming.network_name(organization)
+    def _ensure_network(self, organization: str, group: str = "") -> None:
+        network = naming.network_of(organization, group)
         if self._api.exists("networks", network):
             return
-        self._bridges.pop(organization, None)
+        self._bridges.pop(network, None)
         try:
             self._api.call(
                 "post",
@@ -335,8 +347,8 @@ class PodmanProvider(base.Provider):
                 body={
                     "name": network,
                     "driver": "bridge",
-                    "network_interface": naming.bridge_name(organization),
-                    "labels": naming.network_labels(organization),
+                    "network_interface": naming.bridge_of(organization, group),
+                    "labels": naming.network_labels(organization, group),
                     # Traffic between isolated networks is dropped: organizations can't meet.
                     "options": {"isolate": "true"},
                 },
@@ -344,7 +356,7 @@ class PodmanProvider(base.Provider):
         except calls.CallFailed as failed:
             if not failed.conflict:
                 raise failed.provider_error("create network") from None
-        log.info("network created", organization=organization, network=network)
+        log.info("network created", organization=organization, network=network, team=group)
 
     # --- stop / delete --------------------------------------------------------------------
 
@@ -376,6 +388,7 @@ class PodmanProvider(base.Provider):
     def _delete(self, ref: base.WorkspaceRef) -> None:
         bound = log.bind(namespace=ref.namespace, name=ref.name, uid=ref.uid)
         with self._api.lock(f"workspace/{ref.uid}"):
+            networks = self._networks_of(self._api.inspect(ref.uid))
             if self._remove_container(ref):
                 bound.info("container removed")
             if self._remove_volume(naming.home_volume_name(ref.uid)):
@@ -383,7 +396,15 @@ class PodmanProvider(base.Provider):
             if self.folders.remove(ref.uid):
                 bound.info("agent folder removed")
         if ref.organization:  # NB: "" for a leftover folder that names no workspace
-            self._remove_network_if_unused(ref.organization)
+            networks.add(naming.network_name(ref.organization))
+        for network in sorted(networks):
+            self._remove_network_if_unused(network)
+
+    @staticmethod
+    def _networks_of(info: dict[str, Any] | None) -> set[str]:
+        """The WWS networks a container is attached to."""
+        attached = ((info or {}).get("NetworkSettings") or {}).get("Networks") or {}
+        return {str(name) for name in attached if str(name).startswith(("wws-org-", "wws-team-"))}
 
     # --- moving the home (providers.homes) -------------------------------------------------
 
@@ -426,10 +447,9 @@ class PodmanProvider(base.Provider):
         )
         return response is not None
 
-    def _remove_network_if_unused(self, organization: str) -> bool:
-        """Remove the organization's network when no container uses it any more."""
-        network = naming.network_name(organization)
-        with self._api.lock(f"network/{organization}"):
+    def _remove_network_if_unused(self, network: str) -> bool:
+        """Remove an organization's or team's network when no container uses it any more."""
+        with self._api.lock(f"network/{network}"):
             users = self._api.call(
                 "get",
                 "/containers/json",
@@ -441,9 +461,9 @@ class PodmanProvider(base.Provider):
                 removed = self._api.call("delete", f"/networks/{network}", missing_ok=True)
             except calls.CallFailed:  # in use after all (a container outside WWS): keep it
                 return False
-        self._bridges.pop(organization, None)
+        self._bridges.pop(network, None)
         if removed is not None:
-            log.info("network removed", organization=organization, network=network)
+            log.info("network removed", network=network)
         return removed is not None
 
     # --- observe --------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def desired_of(
     *,
     running: bool,
     config_files: Mapping[str, bytes] | None = None,
+    network_group: str = "",
 ) -> base.DesiredWorkspace:
     """The provider's view of the spec. Its config hash (derived by
     :meth:`~providers.base.DesiredWorkspace.effective_config_hash` from image, limits and
@@ -151,6 +152,7 @@ def desired_of(
         # so a new owner, shell or editor setting never re-creates the container.
         running=running,
         config_files=dict(config_files or {}),
+        network_group=network_group,
     )
 
 
@@ -160,12 +162,14 @@ def plan(
     config_files: Mapping[str, bytes] | None = None,
     refusal: Refusal | None = None,
     idle: bool = False,
+    network_group: str = "",
 ) -> Plan:
     """What the workspace should be now (pure: reads the object only). ``config_files``:
     the agent's (:func:`config_files_of`), when the controller is about to hand them over;
     ``refusal``: why quotas or the organization's policy keep it from starting now
     (:meth:`reconcilers.quota.Index.gate`); ``idle``: the controller found it idle past its
-    timeout (it stays stopped, stopReason Idle, until woken)."""
+    timeout (it stays stopped, stopReason Idle, until woken); ``network_group``: the team
+    whose workspaces it may reach (:meth:`reconcilers.quota.Index.network_group`)."""
     status = workspace.status
     annotation = workspace.metadata.annotations.get(RESTARTED_AT_ANNOTATION)
     restart_asked = annotation is not None and annotation != status.observed_restarted_at
@@ -182,7 +186,9 @@ def plan(
         holding = refusal
     running = stop_reason is None
     return Plan(
-        desired=desired_of(workspace, running=running, config_files=config_files),
+        desired=desired_of(
+            workspace, running=running, config_files=config_files, network_group=network_group
+        ),
         # NB: a held workspace that is asked to restart just starts; there is nothing to stop.
         restart=restart_asked and running and status.stop_reason not in HELD_REASONS,
         restarted_at=annotation,

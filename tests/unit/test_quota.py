@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from providers import base
 from reconcilers import quota
 
 
@@ -76,3 +77,23 @@ def test_accounting_follows_events_without_recount() -> None:
     assert ix.remove("1") == "o"
     rows = {row.resource: row for row in ix.organization_usage("o")}
     assert rows["cpu"].used == "0" and rows["storage"].used == "0"
+
+
+def test_network_group_follows_the_policy_team_and_provider() -> None:
+    closed = index({})
+    assert closed.network_group("o", "web", "podman") == ""
+    opened = index({"network": {"allowWithinTeam": True}})
+    assert opened.network_group("o", "web", "podman") == "web"
+    assert opened.network_group("o", None, "podman") == ""  # no team: isolated
+    assert opened.network_group("o", "web", "kvm") == ""  # VMs stay isolated
+    assert opened.network_group("elsewhere", "web", "podman") == ""
+
+
+def test_a_network_group_changes_the_config_hash_only_when_set() -> None:
+    ref = base.WorkspaceRef("o", "w", "u", "o")
+    plain = base.DesiredWorkspace(ref=ref, image="i")
+    assert base.DesiredWorkspace(ref=ref, image="i", network_group="").effective_config_hash() == (
+        plain.effective_config_hash()
+    )
+    grouped = base.DesiredWorkspace(ref=ref, image="i", network_group="web")
+    assert grouped.effective_config_hash() != plain.effective_config_hash()
