@@ -162,15 +162,18 @@ def _encoded(text: str) -> str:
 
 
 async def code_server_password(
-    api: kubeapi.KubeApi, ws: Workspace, seen: Seen | None = None
+    api: kubeapi.KubeApi, ws: Workspace, seen: Seen | None = None, *, fresh: bool = False
 ) -> tuple[str, bool]:
     """code-server's password from ``<workspace>-code-server``, made when missing; and
-    whether the Secret was made (or repaired) now. Raises :class:`SecretProblem`."""
+    whether the Secret was made (or repaired) now. Raises :class:`SecretProblem`.
+    ``fresh``: the workspace is new, so the Secret is most likely missing: it is created
+    straight away (one request instead of a GET that fails, then the create); an existing
+    one (409) is then read as usual."""
     namespace = ws.metadata.namespace or ""
     name = reconciler.code_server_secret_name(ws.metadata.name)
     key = reconciler.CODE_SERVER_PASSWORD_KEY
     uid = ws.metadata.uid or ""
-    secret = await _get(api, namespace, name, seen)
+    secret = None if fresh else await _get(api, namespace, name, seen)
     if secret is None:
         password = _new_password()
         body = {

@@ -103,6 +103,20 @@ class FairSlots:
                 self._turns.remove(organization)
         self._grant()
 
+    def _first_fitting(self, queue: collections.deque[_Waiter]) -> _Waiter | None:
+        """The first waiter of ``queue`` whose provider and host have room. NB: each
+        (provider, host) is asked once: 1,000 waiting for one full provider cost 1,000 set
+        lookups at every grant, not 1,000 bound checks."""
+        full: set[tuple[str, str]] = set()
+        for waiter in queue:
+            key = (waiter.provider, waiter.host)
+            if key in full:
+                continue
+            if self._fits(waiter.provider, waiter.host):
+                return waiter
+            full.add(key)
+        return None
+
     def _grant(self) -> None:
         """Give free slots to the waiters, one organization after the other."""
         granted = True
@@ -111,7 +125,7 @@ class FairSlots:
             for _ in range(len(self._turns)):
                 organization = self._turns[0]
                 queue = self._queues[organization]
-                waiter = next((w for w in queue if self._fits(w.provider, w.host)), None)
+                waiter = self._first_fitting(queue)
                 if waiter is None:
                     self._turns.rotate(-1)
                     continue

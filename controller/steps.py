@@ -39,7 +39,11 @@ async def credentials(ctx: Context, body: kopf.Body, ws: Workspace) -> Credentia
     """The GitHub token and code-server's password (made when missing), as the agent's
     config files. Raises :class:`secrets.SecretProblem` when the API server cannot be asked."""
     github = await secrets.github_token(ctx.api, ws, ctx.secret_versions)
-    password, made = await secrets.code_server_password(ctx.api, ws, ctx.secret_versions)
+    # NB: a workspace that never had a status is new: its Secret is made without a GET first
+    fresh = not (body.get("status") or {}).get("phase")
+    password, made = await secrets.code_server_password(
+        ctx.api, ws, ctx.secret_versions, fresh=fresh
+    )
     if made:
         name = workspace.code_server_secret_name(ws.metadata.name)
         bound(body, "Workspace").info("code-server password secret made", secret=name)

@@ -125,3 +125,16 @@ async def test_someone_elses_secret_is_used_but_never_changed_or_deleted() -> No
     with pytest.raises(secrets.SecretProblem) as problem:
         await secrets.code_server_password(api, ws)  # type: ignore[arg-type]
     assert problem.value.reason == "CodeServerSecretInvalid"
+
+
+async def test_a_new_workspace_makes_its_secret_in_one_request() -> None:
+    api = FakeApi()
+    ws = make()
+    password, made = await secrets.code_server_password(api, ws, fresh=True)  # type: ignore[arg-type]
+    assert made and [method for method, _ in api.calls] == ["POST"]
+
+    # Already there (a retry after the create went through): read, not made again.
+    api.calls.clear()
+    again, made = await secrets.code_server_password(api, ws, fresh=True)  # type: ignore[arg-type]
+    assert (again, made) == (password, False)
+    assert [method for method, _ in api.calls] == ["POST", "GET"]
