@@ -34,6 +34,27 @@ class Cached:
         return Workspace.model_validate_json(self.raw)
 
 
+#: Prefix of the annotations kopf keeps on every object (its diff base: a copy of the spec).
+_KOPF_ANNOTATIONS = "kopf."
+
+
+def _kept(body: Mapping[str, Any]) -> dict[str, Any]:
+    """What the model needs of ``body``: kopf's own annotations (a second copy of the spec)
+    and ``managedFields`` left out."""
+    kept = dict(body)
+    metadata = dict(kept.get("metadata") or {})
+    metadata.pop("managedFields", None)
+    annotations = metadata.get("annotations") or {}
+    if any(key.startswith(_KOPF_ANNOTATIONS) for key in annotations):
+        metadata["annotations"] = {
+            key: value
+            for key, value in annotations.items()
+            if not key.startswith(_KOPF_ANNOTATIONS)
+        }
+    kept["metadata"] = metadata
+    return kept
+
+
 def entry(body: Mapping[str, Any]) -> Cached:
     """The cache entry of a Workspace's body as a watch delivers it."""
     metadata = body.get("metadata") or {}
@@ -49,5 +70,5 @@ def entry(body: Mapping[str, Any]) -> Cached:
         provider=str(spec.get("provider") or meta.Provider.PODMAN.value),
         deleting=metadata.get("deletionTimestamp") is not None,
         secrets=frozenset(secrets),
-        raw=orjson.dumps(dict(body)),
+        raw=orjson.dumps(_kept(body)),
     )
