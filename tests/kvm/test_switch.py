@@ -1,7 +1,9 @@
 """Switching a Workspace's provider through the controller: podman → kvm → podman with the
 home moved each way (every entry's content, owner, mode, link and times compared), HomeReady
-showing the move, events saying it. The workspace is stopped while it switches, so no VM
-has to boot here (test_vm_slow.py boots them)."""
+showing the move, events saying it; on the way, the kvm home is retained when the workspace
+is deleted (spec.home.retention) and restored into kvm when it is re-created. The workspace
+is stopped while it switches, so no VM has to boot here (test_vm_controller.py switches a
+running one)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tests.controller.conftest import (  # noqa: F401 - fixtures
     org,
     store,
 )
-from tests.controller.test_workspaces import workspace_yaml
+from tests.controller.test_workspaces import events, workspace_yaml
 from tests.kvm.test_home_move import populate
 from tests.support.kubectl import Kubectl
 from tests.support.podman import podman
@@ -85,6 +87,21 @@ def test_switching_provider_moves_the_home_there_and_back(
         assert homes.differences(original, homes.manifest(Path(out))) == []
     reasons = [e["reason"] for e in kubectl.json("-n", org, "get", "events")["items"]]
     assert "MovingHome" in reasons and "HomeMoved" in reasons
+
+    # Retention of a kvm home: deleted, kept (copied off the disk), restored into kvm.
+    kept = workspace_yaml(org, name, provider="kvm", running="false", home="{retention: 1h}")
+    kubectl.apply(kept)
+    kubectl.run("-n", org, "delete", "workspace", name, "--timeout=120s")
+    assert not disk.exists()
+    kubectl.apply(kept)
+    obj = eventually(lambda: moved_to(kubectl, org, name, "kvm"), "the restored home", timeout=120)
+    assert obj["metadata"]["uid"] != uid
+    uid = obj["metadata"]["uid"]
+    assert "HomeRestored" in {e["reason"] for e in events(kubectl, org, name)}
+    disk = controller.folder / "data" / "kvm" / "homes" / f"wws-home-{uid}.img"
+    with tempfile.TemporaryDirectory() as out:
+        disks.export_home(disk, Path(out))
+        assert homes.differences(original, homes.manifest(Path(out))) == []
 
     patch_spec(kubectl, org, name, provider="podman")
     eventually(lambda: moved_to(kubectl, org, name, "podman"), "the home in podman", timeout=120)
