@@ -23,6 +23,7 @@ cel-python runs the expression and reports the limit as before.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -96,12 +97,6 @@ def _eq(a: Any, b: Any) -> bool:
     raise Fallback
 
 
-def _ordered(a: Any, b: Any) -> None:
-    kind = type(a)
-    if kind is not type(b) or kind not in (str, int, float):
-        raise Fallback
-
-
 def _in(a: Any, b: Any) -> bool:
     kind = type(a)
     if type(b) is list and kind in (str, int) and all(type(x) is kind for x in b):
@@ -168,10 +163,10 @@ _BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "multiplication_mod": _mod,
 }
 _ORDER: dict[str, Callable[[Any, Any], bool]] = {
-    "relation_lt": lambda a, b: bool(a < b),
-    "relation_le": lambda a, b: bool(a <= b),
-    "relation_gt": lambda a, b: bool(a > b),
-    "relation_ge": lambda a, b: bool(a >= b),
+    "relation_lt": operator.lt,
+    "relation_le": operator.le,
+    "relation_gt": operator.gt,
+    "relation_ge": operator.ge,
 }
 
 
@@ -298,8 +293,10 @@ class _Builder:
 
         def ordered(env: Env) -> bool:
             a, b = left(env), right(env)
-            _ordered(a, b)
-            return compare(a, b)
+            kind = type(a)
+            if kind is type(b) and (kind is int or kind is str or kind is float):
+                return compare(a, b)
+            raise Fallback
 
         return ordered
 
@@ -329,6 +326,9 @@ class _Builder:
         return minus
 
     def _member_dot(self, children: list[Any], bound: frozenset[str]) -> Fn:
+        path = self._path(children)
+        if path is not None:
+            return self._select_path(path[0], path[1], bound)
         target = self.build(children[0], bound)
         name = str(children[1])
 
@@ -339,6 +339,40 @@ class _Builder:
             raise Fallback  # no such key, or not a map: cel-python's error
 
         return select
+
+    def _path(self, children: list[Any]) -> tuple[str, tuple[str, ...]] | None:
+        """``a.b.c`` as ("a", ("b", "c")): one closure for the chain instead of one a step."""
+        names = [str(children[1])]
+        node = children[0]
+        while isinstance(node, lark.Tree):
+            if node.data in _PASSTHROUGH and len(node.children) == 1:
+                node = node.children[0]
+            elif node.data == "member_dot":
+                names.append(str(node.children[1]))
+                node = node.children[0]
+            elif node.data == "ident":
+                return str(node.children[0]), tuple(reversed(names))
+            else:
+                return None
+        return None
+
+    def _select_path(self, root: str, names: tuple[str, ...], bound: frozenset[str]) -> Fn:
+        if root not in bound and root not in self.names:
+            raise Unsupported(root)
+
+        def select_path(env: Env) -> Any:
+            try:
+                value = env[root]
+            except KeyError:
+                raise Fallback from None
+            for name in names:
+                if type(value) is dict and name in value:
+                    value = value[name]
+                else:
+                    raise Fallback  # no such key, or not a map: cel-python's error
+            return value
+
+        return select_path
 
     def _member_index(self, children: list[Any], bound: frozenset[str]) -> Fn:
         target, key = (self.build(c, bound) for c in children)
