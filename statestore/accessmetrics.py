@@ -15,6 +15,13 @@ AUTHENTICATION = Counter(
     ["result", "authenticator"],
     registry=REGISTRY,
 )
+TOKEN_VERIFICATIONS = Counter(
+    "wws_store_authentication_token_verifications",
+    "JWT signature and claim checks actually run (a token verified once is then served "
+    "from the cache until it expires), by result (verified, rejected).",
+    ["result"],
+    registry=REGISTRY,
+)
 AUTHORIZATION = Counter(
     "wws_store_authorization_decisions",
     "Authorization decisions (allowed, denied).",

@@ -59,9 +59,11 @@ class Authenticator:
             claims, expiry = await issuer.verify(token)
             user = issuer.user_for(claims).with_authenticated()
         except oidc.TokenRejected as error:
+            accessmetrics.TOKEN_VERIFICATIONS.labels("rejected").inc()
             log.info("authn.jwt_rejected", issuer=issuer_url, reason=str(error))
             accessmetrics.AUTHENTICATION.labels("failure", "jwt").inc()
             raise Unauthorized(str(error)) from error
+        accessmetrics.TOKEN_VERIFICATIONS.labels("verified").inc()
         accessmetrics.AUTHENTICATION.labels("success", "jwt").inc()
         self._cache[digest] = (user, expiry)
         if len(self._cache) > CACHE_SIZE:

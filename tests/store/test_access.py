@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from kubernetes import client, config
 
@@ -148,6 +149,35 @@ def test_rotated_key_is_fetched_once(shared_store: StoreProcess, issuer: Issuer)
             assert response.json()["status"]["userInfo"]["username"] == "github:rotated"
     # one JWKS fetch for the unknown key id; then the verified token is cached
     assert issuer.jwks_fetches == before + 1
+
+
+def _verifications(http: httpx.Client, token: str) -> float:
+    metrics = http.get("/metrics", headers={"Authorization": f"Bearer {token}"}).text
+    line = 'wws_store_authentication_token_verifications_total{result="verified"} '
+    found = [row for row in metrics.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
+
+
+def test_a_token_is_verified_once_until_it_expires(
+    shared_store: StoreProcess, issuer: Issuer
+) -> None:
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    token = issuer.token("often", lifetime=600)
+    short = issuer.token("briefly", lifetime=2)  # 1 to 2 s left: JWT times are whole seconds
+    with httpx.Client(base_url=shared_store.url, verify=shared_store.ssl_context()) as http:
+        before = _verifications(http, shared_store.token)
+        for _ in range(5):
+            response = http.post(path, json=review, headers={"Authorization": f"Bearer {token}"})
+            assert response.status_code == 201, response.text
+        assert _verifications(http, shared_store.token) == before + 1
+        response = http.post(path, json=review, headers={"Authorization": f"Bearer {short}"})
+        assert response.status_code == 201, response.text
+        expiry = jwt.decode(short, options={"verify_signature": False})["exp"]
+        time.sleep(max(0.0, expiry - time.time() + 0.05))  # the cache must not outlive exp
+        response = http.post(path, json=review, headers={"Authorization": f"Bearer {short}"})
+        assert response.status_code == 401, response.text
+        assert _verifications(http, shared_store.token) == before + 2
 
 
 # ------------------------------------------------------------------ RBAC
