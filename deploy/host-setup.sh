@@ -3,8 +3,8 @@
 # `make test` work on a fresh Debian 12 machine. Safe to run again.
 set -euo pipefail
 wanted=(podman runc uidmap slirp4netns fuse-overlayfs debootstrap sqlite3 openssh-client git)
-# Network isolation of workspaces: nft (the host firewall table `inet wws`), ip and bridge
-# (isolated bridge ports) — providers/hostfirewall.py, providers/bridgeports.py.
+# Network isolation of workspaces: nft (the host firewall table `inet wws`,
+# providers/hostfirewall.py); ip (iproute2) for the isolation tests' network namespace.
 wanted+=(nftables iproute2)
 # The kvm provider: libvirt + QEMU (software emulation works without /dev/kvm), qemu-img,
 # mkfs.ext4 for the VM disks, dnsmasq for the organizations' networks, iptables for their
