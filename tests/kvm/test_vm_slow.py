@@ -66,7 +66,8 @@ def test_ssh_login_as_the_owner_with_zsh(vm: VM) -> None:
 
 def test_code_server_answers(vm: VM) -> None:
     # NB: under software emulation on a busy host code-server can miss its own 10 s start-up
-    # handshake a few times; the agent restarts it with a backoff.
+    # handshake; the agent restarts it with a backoff, keeping EditorReady Unknown
+    # (Restarting) meanwhile: this waits on the condition, up to the boot timeout.
     vm.wait_conditions(READY)
     port = vm.host_port("code-server")
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=30) as response:

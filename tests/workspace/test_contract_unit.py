@@ -221,3 +221,48 @@ def test_agent_uses_the_standard_library_only() -> None:
                 if top not in sys.stdlib_module_names and top != "wwsagent":
                     found.setdefault(str(path.relative_to(AGENT_DIR)), set()).add(name)
     assert found == {}
+
+
+def test_an_editor_that_exits_before_it_answered_is_still_starting(
+    agent_package: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """code-server missing its own 10 s start-up handshake (a slow VM) is retried as
+    Unknown/Restarting a few times, then reported failed; one that answered and died is
+    Exited at once."""
+    from wwsagent import reporting, services, settings
+
+    monkeypatch.setattr(settings, "STATUS_DIR", tmp_path)
+    reporter = reporting.Reporter()
+    supervisor = services.Services(reporter)
+    editor = supervisor.code_server
+    clock = iter(range(1, 1000))
+
+    def exit_at_once() -> None:
+        editor.process = subprocess.Popen(["sh", "-c", "exit 1"])
+        editor.process.wait()
+
+    def look() -> dict[str, str]:
+        supervisor._supervise(
+            editor,
+            "EditorReady",
+            next(clock) * 100.0,  # past every backoff
+            exit_at_once,
+            tmp_path / "code-server.log",
+            lambda: False,
+        )
+        return reporter.get("EditorReady")
+
+    exit_at_once()
+    for attempt in range(1, services.STARTUP_RETRIES + 1):
+        found = look()
+        assert (found["status"], found["reason"]) == ("Unknown", "Restarting"), found
+        assert f"try {attempt} of {services.STARTUP_RETRIES}" in found["message"]
+        look()  # started again
+    found = look()
+    assert (found["status"], found["reason"]) == ("False", "Exited"), found
+
+    editor.failures = 0
+    exit_at_once()
+    editor.ready = True  # it answered, then died
+    found = look()
+    assert (found["status"], found["reason"]) == ("False", "Exited"), found
