@@ -342,6 +342,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 port = int(obj["status"]["endpoints"]["sshPort"])
                 results.update(await idle_memory(uid, port, key, args.idle_seconds))
+            if args.keep_logs:
+                uid = str(watch.objects[name]["metadata"]["uid"])
+                with contextlib.suppress(OSError):
+                    shutil.copy(
+                        controller_layout.console_log(uid), Path(args.keep_logs) / f"{name}.log"
+                    )
             # NB: one VM at a time: an idle VM still costs CPU under emulation
             await api.delete(namespace, name)
             seconds_raw, procs = await asyncio.to_thread(raw_boot, boot, base_disk, key, work)
@@ -369,6 +375,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             controller.wait(timeout=60)
         if store is not None:
             store.stop()
+        if args.keep_logs:
+            with contextlib.suppress(OSError):
+                shutil.copy(work / "controller" / "controller.log", args.keep_logs)
         if podman is not None:
             podman.stop()
         _remove_leftovers(work)
@@ -398,7 +407,10 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--acceleration", default="")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep-logs", help="a folder for the controller's and the VMs' logs")
     args = parser.parse_args()
+    if args.keep_logs:
+        Path(args.keep_logs).mkdir(parents=True, exist_ok=True)
     results = asyncio.run(main_async(args))
     if args.json:
         print(json.dumps(results, indent=2))
