@@ -65,6 +65,24 @@ K8S_FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+def _on_strings(function: Callable[..., Any]) -> Callable[..., Any]:
+    """A string function of K8S_FUNCTIONS for the fast path: the same function, on strings
+    only (anything else is left to cel-python), with a plain result."""
+
+    def call(*args: Any) -> Any:
+        if not all(type(arg) is str for arg in args):
+            raise celfast.Fallback
+        return to_python(function(*args))
+
+    return call
+
+
+_PLAIN_METHODS = {
+    name: _on_strings(K8S_FUNCTIONS[name])
+    for name in ("lowerAscii", "upperAscii", "trim", "split", "replace", "indexOf")
+}
+
+
 class CompileError(ValueError):
     """An expression that does not parse; ``column`` is 1-based where known."""
 
@@ -137,7 +155,8 @@ def compile_expression(
         library.update(functions)
     fast = None
     if plain and not (celfast.BUILTINS & set(functions or {})):
-        fast = celfast.compile_fast(ast, plain)
+        methods = {name: m for name, m in _PLAIN_METHODS.items() if name not in (functions or {})}
+        fast = celfast.compile_fast(ast, plain, methods)
     return Program(expression, _ENVIRONMENT.program(ast, functions=library), fast)
 
 

@@ -44,7 +44,7 @@ _DECIMAL = re.compile(r"[+-]?[0-9]+")
 _MACROS = ("all", "exists", "exists_one", "map", "filter")
 #: Names the fast path gives a meaning to; an environment that redefines one is not compiled.
 BUILTINS = frozenset(
-    {"has", "size", "int", "startsWith", "endsWith", "contains", "matches", *_MACROS}
+    {"has", "size", "int", "string", "startsWith", "endsWith", "contains", "matches", *_MACROS}
 )
 
 
@@ -203,9 +203,20 @@ _METHODS: dict[str, Callable[..., Any]] = {
     "contains": _strings(str.__contains__),
     "matches": _strings(lambda text, pattern: _search(pattern, text)),
 }
+
+
+def _to_string(value: Any) -> str:
+    if type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise Fallback  # doubles, bools, bytes...: cel-python's formatting
+
+
 _GLOBALS: dict[str, Callable[..., Any]] = {
     "size": _size,
     "int": _to_int,
+    "string": _to_string,
     "matches": _METHODS["matches"],
 }
 
@@ -214,8 +225,9 @@ _GLOBALS: dict[str, Callable[..., Any]] = {
 
 
 class _Builder:
-    def __init__(self, names: frozenset[str]) -> None:
+    def __init__(self, names: frozenset[str], methods: Mapping[str, Callable[..., Any]]) -> None:
         self.names = names
+        self.methods = {**methods, **_METHODS}
 
     def build(self, tree: Any, bound: frozenset[str]) -> Fn:
         if not isinstance(tree, lark.Tree):
@@ -357,6 +369,8 @@ class _Builder:
         return None
 
     def _select_path(self, root: str, names: tuple[str, ...], bound: frozenset[str]) -> Fn:
+        if root == VARIABLES and root not in bound and root in self.names:
+            return self._variable(names[0], names[1:])
         if root not in bound and root not in self.names:
             raise Unsupported(root)
 
@@ -373,6 +387,21 @@ class _Builder:
             return value
 
         return select_path
+
+    def _variable(self, name: str, rest: tuple[str, ...]) -> Fn:
+        def variable(env: Env) -> Any:
+            variables = env.get(VARIABLES)
+            if not isinstance(variables, Variables):
+                raise Fallback
+            value = variables.get(name)
+            for field in rest:
+                if type(value) is dict and field in value:
+                    value = value[field]
+                else:
+                    raise Fallback
+            return value
+
+        return variable
 
     def _member_index(self, children: list[Any], bound: frozenset[str]) -> Fn:
         target, key = (self.build(c, bound) for c in children)
@@ -400,7 +429,7 @@ class _Builder:
         args = self._args(children, 2)
         if name in _MACROS:
             return self._macro(name, children[0], args, bound)
-        method = _METHODS.get(name)
+        method = self.methods.get(name)
         if method is None:
             raise Unsupported(name)
         function = method
@@ -419,7 +448,11 @@ class _Builder:
                 return function(target(env), argument(env))
 
             return call1
-        raise Unsupported(name)
+
+        def call(env: Env) -> Any:
+            return function(target(env), *(argument(env) for argument in built))
+
+        return call
 
     def _ident_arg(self, children: list[Any], bound: frozenset[str]) -> Fn:
         name = str(children[0])
@@ -513,8 +546,8 @@ class _Builder:
 
     def _ident(self, children: list[Any], bound: frozenset[str]) -> Fn:
         name = str(children[0])
-        if name not in bound and name not in self.names:
-            raise Unsupported(name)
+        if name not in bound and (name not in self.names or name == VARIABLES):
+            raise Unsupported(name)  # ``variables`` only as ``variables.name``
 
         def lookup(env: Env) -> Any:
             try:
@@ -566,11 +599,34 @@ _PASSTHROUGH = frozenset(
 )
 
 
+VARIABLES = "variables"
+
+
+class Variables:
+    """``variables`` of an admission policy for the fast path: each computed when first
+    used, once; ``compute`` raises :class:`Fallback` for a variable that fails (cel-python
+    then decides what that error means to the expression)."""
+
+    def __init__(self, compute: Callable[[str], Any]) -> None:
+        self._compute = compute
+        self._values: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        if name not in self._values:
+            self._values[name] = self._compute(name)
+        return self._values[name]
+
+
 class FastProgram:
     """One expression as closures; ``evaluate`` takes plain JSON values by name."""
 
-    def __init__(self, tree: lark.Tree[Any], names: frozenset[str]) -> None:
-        self._fn = _Builder(names).build(tree, frozenset())
+    def __init__(
+        self,
+        tree: lark.Tree[Any],
+        names: frozenset[str],
+        methods: Mapping[str, Callable[..., Any]] | None = None,
+    ) -> None:
+        self._fn = _Builder(names, methods or {}).build(tree, frozenset())
         self._size = _tree_size(tree)
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
@@ -584,9 +640,15 @@ class FastProgram:
             raise Fallback from error  # never a result the fast path is unsure of
 
 
-def compile_fast(tree: lark.Tree[Any], names: frozenset[str]) -> FastProgram | None:
-    """The fast form of a parsed expression, or ``None`` when it is outside the subset."""
+def compile_fast(
+    tree: lark.Tree[Any],
+    names: frozenset[str],
+    methods: Mapping[str, Callable[..., Any]] | None = None,
+) -> FastProgram | None:
+    """The fast form of a parsed expression, or ``None`` when it is outside the subset.
+    ``methods``: more receiver-style functions over plain values (raising Fallback when a
+    value is not theirs)."""
     try:
-        return FastProgram(tree, names)
+        return FastProgram(tree, names, methods)
     except (Unsupported, Fallback, ValueError):
         return None

@@ -17,9 +17,10 @@ FAILURE_POLICIES = ("Fail", "Ignore")
 ACTIONS = ("Deny", "Warn", "Audit")
 REASONS = ("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge")
 SCOPES = ("*", "Cluster", "Namespaced")
-#: The variables admission gives the CEL fast path as plain JSON (``variables`` and
-#: ``authorizer`` are celpy objects: expressions that use them run on cel-python).
-PLAIN = frozenset({"object", "oldObject", "request", "params", "namespaceObject"})
+#: The variables admission gives the CEL fast path as plain JSON (``variables`` as
+#: celfast.Variables; ``authorizer`` is a celpy object: expressions that use it run on
+#: cel-python).
+PLAIN = frozenset({"object", "oldObject", "request", "params", "namespaceObject", "variables"})
 
 
 @dataclass(frozen=True)

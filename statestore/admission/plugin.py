@@ -15,7 +15,7 @@ from typing import Any
 import celpy.celtypes as ct
 from celpy.evaluation import CELEvalError
 
-from statestore import accessmetrics, celenv, labelselect, resources
+from statestore import accessmetrics, celenv, celfast, labelselect, resources
 from statestore.admission import compiled, library
 from statestore.authn.user import UserInfo
 from statestore.errors import Cause, StatusError
@@ -91,7 +91,9 @@ class _Inputs:
     ) -> None:
         self.values = dict(base)
         self.values["params"] = params
+        self.values["variables"] = celfast.Variables(self._variable)
         self.variables = variables
+        self._programs = dict(variables)
         self._cel_base = cel_base
         self._cel: dict[str, Any] | None = None
 
@@ -105,6 +107,15 @@ class _Inputs:
 
     def run(self, program: celenv.Program) -> Any:
         return program.run(self.values, self.cel)
+
+    def _variable(self, name: str) -> Any:
+        program = self._programs.get(name)
+        if program is None:
+            raise celfast.Fallback  # no such variable: cel-python's error
+        try:
+            return program.run(self.values, self.cel)
+        except celenv.EvaluationError:
+            raise celfast.Fallback from None
 
 
 class _Failure(Exception):
