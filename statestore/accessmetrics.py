@@ -5,7 +5,7 @@ Served at ``GET /metrics``, which RBAC guards as kube does (non-resource URL ``/
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -20,6 +20,17 @@ TOKEN_VERIFICATIONS = Counter(
     "JWT signature and claim checks actually run (a token verified once is then served "
     "from the cache until it expires), by result (verified, rejected).",
     ["result"],
+    registry=REGISTRY,
+)
+AUTHN_CONFIG_RELOADS = Counter(
+    "wws_store_authentication_config_controller_automatic_reloads",
+    "Reloads of --authentication-config after the file changed, by status (success, failure).",
+    ["status"],
+    registry=REGISTRY,
+)
+AUTHN_CONFIG_RELOAD_TIME = Gauge(
+    "wws_store_authentication_config_controller_automatic_reload_last_timestamp_seconds",
+    "When --authentication-config was last reloaded successfully (epoch seconds).",
     registry=REGISTRY,
 )
 AUTHORIZATION = Counter(

@@ -32,6 +32,7 @@ from statestore.audit import log as audit_log
 from statestore.audit import policy as audit_policy
 from statestore.authn import config as authn_config
 from statestore.authn import oidc, tokenfile
+from statestore.authn import reload as authn_reload
 from statestore.authn.authenticator import Authenticator
 from statestore.errors import StatusError
 from statestore.limits import Limits
@@ -358,6 +359,8 @@ def main(
         await access.start()
         await apply_crds(store, crds)
         await apply_manifests(store, manifests)
+        if authentication_config is not None:
+            store.spawn(authn_reload.watch(authentication_config, authenticator))
         if not own_cert and server.config.ssl is not None:
             store.spawn(_renew_serving_cert(server.config.ssl, data_dir, host, tls_sans or []))
         log.info("store.serving", url=url, kubeconfig=str(kubeconfig), crds=len(crds))

@@ -31,6 +31,13 @@ class Authenticator:
         self.tokens = dict(tokens or {})
         self.issuers = {issuer.config.issuer_url: issuer for issuer in issuers or []}
         self._cache: OrderedDict[bytes, tuple[UserInfo, float]] = OrderedDict()
+        self._generation = 0  # configurations replaced so far
+
+    def replace_issuers(self, issuers: list[oidc.Issuer]) -> None:
+        """A new --authentication-config: its issuers, and no token verified under the old."""
+        self.issuers = {issuer.config.issuer_url: issuer for issuer in issuers}
+        self._cache.clear()
+        self._generation += 1
 
     async def authenticate(self, authorization: bytes | None) -> UserInfo:
         token = _bearer(authorization)
@@ -55,6 +62,7 @@ class Authenticator:
         if issuer is None:
             accessmetrics.AUTHENTICATION.labels("failure", "none").inc()
             raise Unauthorized("unknown token")
+        generation = self._generation
         try:
             claims, expiry = await issuer.verify(token)
             user = issuer.user_for(claims).with_authenticated()
@@ -65,9 +73,10 @@ class Authenticator:
             raise Unauthorized(str(error)) from error
         accessmetrics.TOKEN_VERIFICATIONS.labels("verified").inc()
         accessmetrics.AUTHENTICATION.labels("success", "jwt").inc()
-        self._cache[digest] = (user, expiry)
-        if len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        if generation == self._generation:  # not if the configuration changed meanwhile
+            self._cache[digest] = (user, expiry)
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
         return user
 
 

@@ -180,6 +180,54 @@ def test_a_token_is_verified_once_until_it_expires(
         assert _verifications(http, shared_store.token) == before + 2
 
 
+def test_a_changed_authentication_config_is_put_in_force(tmp_path: Path, issuer: Issuer) -> None:
+    """kube-apiserver reloads its structured authentication configuration: so does the store,
+    keeping the last valid one when the new file is invalid."""
+    authn = tmp_path / "authn.yaml"
+    authn.write_text(issuer.authentication_config())
+    store = StoreProcess(tmp_path / "data", authentication_config=authn).start()
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    token = issuer.token("rita")
+
+    def username(http: httpx.Client) -> str:
+        response = http.post(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            json=review,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["status"]["userInfo"]["username"])
+
+    def reloads(http: httpx.Client, status: str) -> float:
+        metrics = http.get("/metrics", headers={"Authorization": f"Bearer {store.token}"}).text
+        prefix = (
+            "wws_store_authentication_config_controller_automatic_reloads_total"
+            f'{{status="{status}"}} '
+        )
+        rows = [row for row in metrics.splitlines() if row.startswith(prefix)]
+        return float(rows[0].split()[-1]) if rows else 0.0
+
+    def wait_for(condition: Any) -> None:
+        deadline = time.monotonic() + 15
+        while not condition():
+            assert time.monotonic() < deadline, "the store did not reload its configuration"
+            time.sleep(0.2)
+
+    try:
+        with httpx.Client(base_url=store.url, verify=store.ssl_context()) as http:
+            assert username(http) == "github:rita"
+            changed = json.loads(issuer.authentication_config())
+            changed["jwt"][0]["claimMappings"]["username"]["prefix"] = "oidc:"
+            authn.write_text(json.dumps(changed))
+            wait_for(lambda: username(http) == "oidc:rita")  # the cached user went too
+            authn.write_text("kind: [not, valid")
+            wait_for(lambda: reloads(http, "failure") == 1)
+            assert username(http) == "oidc:rita"  # the last valid configuration stays
+            assert reloads(http, "success") == 1
+    finally:
+        store.stop()
+
+
 # ------------------------------------------------------------------ RBAC
 
 
