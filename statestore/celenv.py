@@ -109,12 +109,19 @@ class Program:
         return self._fast is not None
 
     def run(
-        self, values: Mapping[str, Any], cel_activation: Callable[[], Mapping[str, Any]]
+        self,
+        values: Mapping[str, Any],
+        cel_activation: Callable[[], Mapping[str, Any]],
+        *,
+        scratch: bool = False,
     ) -> Any:
         """The result in plain Python, from plain JSON ``values`` by name: on the fast path
-        when it can decide, else with cel-python on ``cel_activation()`` (made only then)."""
+        when it can decide, else with cel-python on ``cel_activation()`` (made only then).
+        ``scratch``: ``values`` is a dict the caller reuses (see FastProgram.evaluate_in)."""
         if self._fast is not None:
             try:
+                if scratch and isinstance(values, dict):
+                    return self._fast.evaluate_in(values)
                 return self._fast.evaluate(values)
             except celfast.Fallback:
                 pass

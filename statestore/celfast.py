@@ -630,7 +630,11 @@ class FastProgram:
         self._size = _tree_size(tree)
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
-        env = dict(values)
+        return self.evaluate_in(dict(values))
+
+    def evaluate_in(self, env: Env) -> Any:
+        """``evaluate`` on ``env`` itself: a scratch dict of plain values that the caller owns
+        and reuses across expressions (this resets a private cost slot in it)."""
         env[_COST] = [cel.PER_CALL_VISITS - self._size]
         try:
             return self._fn(env)

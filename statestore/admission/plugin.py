@@ -89,11 +89,11 @@ class _Inputs:
         variables: tuple[tuple[str, celenv.Program], ...],
         cel_base: Callable[[], dict[str, Any]],
     ) -> None:
-        self.values = dict(base)
+        self.values = dict(base)  # NB: also the fast path's scratch dict (evaluate_in)
         self.values["params"] = params
-        self.values["variables"] = celfast.Variables(self._variable)
+        self.values["variables"] = celfast.Variables(self._variable) if variables else None
         self.variables = variables
-        self._programs = dict(variables)
+        self._programs = dict(variables) if variables else {}
         self._cel_base = cel_base
         self._cel: dict[str, Any] | None = None
 
@@ -106,14 +106,14 @@ class _Inputs:
         return self._cel
 
     def run(self, program: celenv.Program) -> Any:
-        return program.run(self.values, self.cel)
+        return program.run(self.values, self.cel, scratch=True)
 
     def _variable(self, name: str) -> Any:
         program = self._programs.get(name)
         if program is None:
             raise celfast.Fallback  # no such variable: cel-python's error
         try:
-            return program.run(self.values, self.cel)
+            return program.run(self.values, self.cel, scratch=True)
         except celenv.EvaluationError:
             raise celfast.Fallback from None
 
