@@ -3,8 +3,10 @@ sign-in, sessions, CSRF, every route's refusal of strangers, forms and the YAML 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -13,6 +15,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
 from tests.support.devgithub import DevGitHub
+from tests.support.editorstandin import EditorStandIn
 from tests.support.kubeapi import Api
 from tests.support.storeproc import StoreProcess
 from tests.support.waiting import eventually
@@ -448,3 +451,66 @@ def test_editor_proxy_refuses_who_may_not_connect(
     assert started.status_code == 303
     assert started.headers["location"] == "/w/acme/alice-proxy/"
     assert api.get_json(ws_path("acme", "alice-proxy"))["spec"]["running"] is True
+
+
+def test_open_editor_socket_closes_when_access_is_revoked(
+    signed_in: SignedIn, api: Api, store: StoreProcess
+) -> None:
+    editor = EditorStandIn(password="editor-secret").start()
+    try:
+        # dave owns a workspace in an organization of his own, then is removed from it.
+        api.create(
+            "/apis/wws.dev/v1alpha1/organizations",
+            {"apiVersion": "wws.dev/v1alpha1", "kind": "Organization",
+             "metadata": {"name": "lab"}, "spec": {"members": [{"user": "dave", "role": "owner"}]}},
+        )  # fmt: skip
+        eventually(
+            lambda: may(store, "github:dave", "list", "workspaces", namespace="lab"),
+            "dave a member of lab",
+        )
+        api.create(ws_path("lab"), workspace("dave-ws", owner="dave"))
+        api.create(
+            "/api/v1/namespaces/lab/secrets",
+            {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dave-ws-code-server"},
+             "stringData": {"password": "editor-secret"}},
+        )  # fmt: skip
+        eventually(
+            lambda: may(store, "github:dave", "create", "workspaces", namespace="lab",
+                        name="dave-ws", subresource="connect"),
+            "dave's connect permission",
+        )  # fmt: skip
+        client, _ = signed_in("dave")
+        running = {"status": {"phase": "Running", "endpoints": {
+            "codeServer": editor.url,
+            "codeServerPasswordSecretRef": {"name": "dave-ws-code-server", "key": "password"},
+        }}}  # fmt: skip
+
+        def connected() -> Any:
+            # NB: the controller (without Podman) rewrites status on its own: the socket is
+            # opened while the UI sees the workspace running; once open it stays open.
+            api.patch_ok(ws_path("lab", "dave-ws") + "/status", running)
+            time.sleep(0.3)
+            socket = client.websocket_connect("/w/lab/dave-ws/ws")
+            try:
+                socket.__enter__()
+            except WebSocketDisconnect:
+                return None
+            return socket
+
+        socket = eventually(connected, "an editor socket to dave-ws", timeout=30)
+        try:
+            socket.send_text("hello")
+            assert socket.receive_text() == "hello"
+            api.delete("/apis/wws.dev/v1alpha1/organizations/lab")
+            deadline = time.monotonic() + 15
+            with pytest.raises(WebSocketDisconnect) as closed:
+                while time.monotonic() < deadline:
+                    socket.send_text("still there?")
+                    assert socket.receive_text() == "still there?"
+                    time.sleep(0.2)
+            assert closed.value.code == 4403
+        finally:
+            with contextlib.suppress(Exception):
+                socket.__exit__(None, None, None)
+    finally:
+        editor.stop()

@@ -7,6 +7,11 @@ password from the workspace's Secret (read as the UI) and adds code-server's ses
 to every request it forwards; that cookie never reaches the browser, and the UI's own
 session cookie never reaches the workspace.
 
+An open editor WebSocket is asked again every :data:`RECHECK_SECONDS`: when the person may
+no longer connect (removed from the organization or the team) or their session ended (sign
+out, sign out everywhere, expiry), the socket is closed with 4403, as a new request would
+be refused.
+
 Proxied traffic is the workspace's activity: the annotation ``wws.dev/lastActivityTime``
 (RFC 3339, UTC) is set at most once a minute per workspace, as the person who used it, for
 idle stop to read.
@@ -31,7 +36,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from webui import views
 from webui.kube import ApiError, Person, path
 from webui.sessions import COOKIE
-from webui.state import UI, person_of, ui_of
+from webui.state import UI, person_of, session_of, ui_of
 from webui.templates import render
 from wws import logconfig
 
@@ -40,6 +45,8 @@ log = logconfig.get(__name__)
 ACTIVITY_ANNOTATION = views.ACTIVITY_ANNOTATION
 ACTIVITY_EVERY_SECONDS = 60.0
 CODE_SERVER_COOKIE = "code-server-session"
+RECHECK_SECONDS = 2.0
+"""How often an open editor socket asks again whether its person may still connect."""
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -373,12 +380,44 @@ async def websocket_proxy(websocket: WebSocket) -> None:
                     break
             await websocket.close()
 
-    tasks = [asyncio.create_task(browser_to_upstream()), asyncio.create_task(upstream_to_browser())]
+    async def still_allowed() -> None:
+        """Returns once the person may no longer use this socket."""
+        session_id = session_of(websocket).id
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS)
+            # NB: the open editor is use of the session (idle limit); the absolute limit,
+            # sign-out and sign-out-everywhere still end it.
+            if ui.sessions.get(session_id) is None:
+                break
+            try:
+                allowed = await ui.api.can(
+                    person,
+                    verb="create",
+                    resource="workspaces",
+                    subresource="connect",
+                    namespace=namespace,
+                    name=name,
+                )
+            except ApiError:
+                continue  # NB: an API hiccup is no revocation; asked again next time
+            if not allowed:
+                break
+        log.info("webui.proxy_socket_revoked", namespace=namespace, name=name, login=person.login)
+
+    revoked = asyncio.create_task(still_allowed())
+    tasks = [
+        asyncio.create_task(browser_to_upstream()),
+        asyncio.create_task(upstream_to_browser()),
+        revoked,
+    ]
     _done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     for task in pending:
         task.cancel()
     with contextlib.suppress(Exception):
         await upstream.close()
+    if revoked.done() and not revoked.cancelled():
+        with contextlib.suppress(Exception):
+            await websocket.close(code=4403)
 
 
 routes = [
