@@ -230,7 +230,9 @@ class PodmanProvider(base.Provider):
                     info = None
             if info is None:
                 self._create(desired, wanted_hash, bound)
-                self._start(ref, bound)
+                self._start(
+                    ref, bound, {naming.network_of(ref.organization, desired.network_group)}
+                )
                 info = self._api.inspect(ref.uid)
                 for network in sorted(left):  # a team's network it left (policy changed)
                     self._remove_network_if_unused(network)
@@ -238,7 +240,7 @@ class PodmanProvider(base.Provider):
                 if info["State"].get("Paused"):
                     self._api.call("post", f"/containers/{naming.container_name(ref.uid)}/unpause")
                 else:
-                    self._start(ref, bound)
+                    self._start(ref, bound, self._networks_of(info))
                 info = self._api.inspect(ref.uid)
             return self._observed(ref, info)
 
@@ -270,7 +272,9 @@ class PodmanProvider(base.Provider):
         if not self._api.exists("images", image):
             raise base.ImageNotFound(image, containers.image_hint(image))
 
-    def _start(self, ref: base.WorkspaceRef, bound: Any) -> None:
+    def _start(self, ref: base.WorkspaceRef, bound: Any, networks: Collection[str]) -> None:
+        """init, isolate the port on the organization's network (when ``networks``, those
+        the container is attached to, include it), start."""
         started = time.monotonic()
         # NB: the previous boot's report says nothing about this boot.
         self.folders.drop_report(ref.uid)
@@ -279,7 +283,7 @@ class PodmanProvider(base.Provider):
             # init attaches the network (a new bridge port each boot) before any process
             # of the image runs: the port is isolated before start.
             self._api.call("post", f"/containers/{container}/init")
-            self._isolate(ref, self._api.inspect(ref.uid))
+            self._isolate(ref, networks)
             self._api.call("post", f"/containers/{container}/start")
         except calls.CallFailed as failed:
             raise failed.provider_error("start container") from None
@@ -300,12 +304,11 @@ class PodmanProvider(base.Provider):
                 raise failed.provider_error("create home volume") from None
         log.info("home volume created", namespace=ref.namespace, name=ref.name, volume=volume)
 
-    def _isolate(self, ref: base.WorkspaceRef, info: dict[str, Any] | None) -> None:
+    def _isolate(self, ref: base.WorkspaceRef, networks: Collection[str]) -> None:
         """Isolate the container's port on its organization's network. (On a team's
         network, where the policy lets the team's workspaces meet, ports stay open.)"""
-        attached = ((info or {}).get("NetworkSettings") or {}).get("Networks") or {}
         network = naming.network_name(ref.organization)
-        if attached and network not in attached:
+        if network not in networks:
             return
         bridge = self._bridge_of(ref.organization, network)
         marked = bridgeports.isolate_all(bridge)
