@@ -42,6 +42,9 @@ log = logconfig.get(__name__)
 #: (deploy/containers.conf: 10.89.0.0/16 ... 10.95.255.255) and libvirt's default network.
 POOL = ipaddress.ip_network("10.123.0.0/16")
 CHAIN = "WWS-VM-ISOLATION"
+#: libvirt's namespace for options passed to the network's dnsmasq.
+DNSMASQ_NS = "http://libvirt.org/schemas/network/dnsmasq/1.0"
+ET.register_namespace("dnsmasq", DNSMASQ_NS)
 #: Destinations a workspace VM may not reach unless they are its organization's subnet.
 PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16")
 
@@ -70,6 +73,11 @@ def network_xml(organization: str, subnet: ipaddress.IPv4Network) -> str:
     ip = ET.SubElement(root, "ip", address=str(hosts[0]), netmask=str(subnet.netmask))
     dhcp = ET.SubElement(ip, "dhcp")
     ET.SubElement(dhcp, "range", start=str(hosts[9]), end=str(hosts[-1]))
+    # dnsmasq pings an address before it offers it (waiting up to 3 s for an answer that
+    # never comes): the guest's boot waits for its lease, so every VM start paid it. Only
+    # libvirt's DHCP hands out this network's addresses, so nothing else can hold one.
+    options = ET.SubElement(root, f"{{{DNSMASQ_NS}}}options")
+    ET.SubElement(options, f"{{{DNSMASQ_NS}}}option", value="no-ping")
     return ET.tostring(root, encoding="unicode")
 
 

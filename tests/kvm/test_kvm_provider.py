@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gzip
+import ipaddress
 import socket
 import subprocess
 import threading
@@ -18,7 +19,15 @@ from pathlib import Path
 import pytest
 
 from providers import base
-from providers.libvirt import LibvirtProvider, acceleration, bootfiles, daemon, domain, naming
+from providers.libvirt import (
+    LibvirtProvider,
+    acceleration,
+    bootfiles,
+    daemon,
+    domain,
+    naming,
+    network,
+)
 from tests.kvm.conftest import run
 
 pytestmark = pytest.mark.kvm
@@ -82,6 +91,15 @@ def test_domain_xml_names_disks_shares_ports_and_metadata(tmp_path: Path) -> Non
     assert "hostfwd=tcp:127.0.0.1:42022-:22" in xml
     assert domain.meta_of_xml(xml) == meta
     assert domain.vcpus_for(0.5, 2) == 1 and domain.vcpus_for(8, 2) == 2
+
+
+def test_organization_network_isolates_ports_and_offers_leases_at_once() -> None:
+    root = ET.fromstring(network.network_xml("acme", ipaddress.IPv4Network("10.123.7.0/24")))
+    assert root.find("port").get("isolated") == "yes"  # type: ignore[union-attr]
+    assert root.find("bridge").get("stp") == "off"  # type: ignore[union-attr]
+    ns = {"d": network.DNSMASQ_NS}
+    # no ping before an offer: every VM's boot waits for its lease
+    assert [o.get("value") for o in root.findall("d:options/d:option", ns)] == ["no-ping"]
 
 
 def test_environment_too_large_for_the_kernel_command_line_is_refused() -> None:
