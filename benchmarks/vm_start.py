@@ -238,23 +238,24 @@ def stop_raw(procs: list[subprocess.Popen[bytes]]) -> None:
             proc.wait()
 
 
+def _ssh_output(key: Path, port: int, command: str) -> str:
+    argv = [
+        "ssh", "-F", "/dev/null", "-i", str(key), "-p", str(port),
+        "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR", "alice@127.0.0.1", command,
+    ]  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout
+
+
 async def idle_memory(uid: str, port: int, key: Path, idle_seconds: float) -> dict[str, float]:
     """QEMU's (and virtiofsd's) RSS beyond the guest's own used memory, once idle."""
     await asyncio.sleep(idle_seconds)
     qemu_kib = sum(_rss_kib(p) for p in _pids(f"guest={naming.domain_name(uid)}"))
     fsd_kib = sum(_rss_kib(p) for p in _pids(f"virtiofsd.*{uid}"))
-    used = subprocess.run(
-        [
-            "ssh", "-F", "/dev/null", "-i", str(key), "-p", str(port),
-            "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-            "-o", "LogLevel=ERROR", "alice@127.0.0.1",
-            "awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print t-a}' /proc/meminfo",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )  # fmt: skip
-    guest_kib = int(used.stdout.strip() or 0)
+    used = _ssh_output(
+        key, port, "awk '/MemTotal/{t=$2} /MemAvailable/{a=$2} END{print t-a}' /proc/meminfo"
+    )
+    guest_kib = int(used.strip() or 0)
     return {
         "idle_qemu_rss_mib": round(qemu_kib / 1024, 1),
         "idle_virtiofsd_rss_mib": round(fsd_kib / 1024, 1),
@@ -342,6 +343,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 }
                 port = int(obj["status"]["endpoints"]["sshPort"])
                 results.update(await idle_memory(uid, port, key, args.idle_seconds))
+                if args.keep_logs:  # the agent's own log: where the guest's time went
+                    agent_log = _ssh_output(key, port, "cat /home/.wws/logs/agent.log")
+                    (Path(args.keep_logs) / f"{name}-agent.log").write_text(agent_log)
             if args.keep_logs:
                 uid = str(watch.objects[name]["metadata"]["uid"])
                 with contextlib.suppress(OSError):
