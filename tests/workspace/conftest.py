@@ -63,7 +63,12 @@ class OrgNetwork:
 
 def make_org_network(organization: str) -> OrgNetwork:
     """The organization's network, made before the provider would, so a test knows the
-    host's address on it (a server of the test listens there and nowhere else)."""
+    host's address on it (a server of the test listens there and nowhere else).
+
+    NB: made with Podman's own bridge name (``cni-podmanN``), not WWS's ``wwsp<hash>``, so
+    the host firewall (providers/hostfirewall.py) leaves it alone and the workspaces reach
+    the test's git server on the gateway. On a network the provider makes they would not:
+    a workspace reaches git hosts on the internet, never the host itself."""
     name = naming.network_name(organization)
     labels = naming.network_labels(organization)
     args = ["network", "create", "--driver", "bridge", "--opt", "isolate=true"]
