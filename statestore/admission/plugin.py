@@ -156,6 +156,7 @@ class _Pair:
     binding: compiled.Binding
     policy: compiled.Policy
     uses_namespace: bool  # whether namespaceObject must be read for the fast path
+    selects: bool  # whether either has a label selector (checked per request)
 
 
 def _uses_namespace(binding: compiled.Binding, policy: compiled.Policy) -> bool:
@@ -261,7 +262,15 @@ class PolicyAdmission:
         found = None if self._names_matter else self._by_write.get(key)
         if found is None:
             found = [
-                _Pair(binding, policy, _uses_namespace(binding, policy))
+                _Pair(
+                    binding,
+                    policy,
+                    _uses_namespace(binding, policy),
+                    any(
+                        match.object_selector is not None or match.namespace_selector is not None
+                        for match in (policy.match, binding.match)
+                    ),
+                )
                 for binding, policy in pairs
                 if self._rules_match(policy.match, request)
                 and self._rules_match(binding.match, request)
@@ -417,13 +426,19 @@ class PolicyAdmission:
                 )
             return shared
 
+        # Policies without params or variables see the same inputs: one for all of them.
+        shared_inputs = _Inputs(plain, None, (), cel_base)
         for pair in applicable:
             binding, policy = pair.binding, pair.policy
-            if not self._selected(policy.match, request) or not self._selected(
-                binding.match, request
+            if pair.selects and (
+                not self._selected(policy.match, request)
+                or not self._selected(binding.match, request)
             ):
                 continue
             try:
+                if policy.param_kind is None and not policy.variables:
+                    self._evaluate(binding, policy, request, shared_inputs, outcome, audit_failures)
+                    continue
                 for params in self._params(binding, policy, request):
                     inputs = _Inputs(plain, params, policy.variables, cel_base)
                     self._evaluate(binding, policy, request, inputs, outcome, audit_failures)
