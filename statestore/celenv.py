@@ -147,8 +147,10 @@ def compile_expression(
     *,
     functions: Mapping[str, Callable[..., Any]] | None = None,
     plain: frozenset[str] = frozenset(),
+    plain_methods: Mapping[str, Callable[..., Any]] | None = None,
 ) -> Program:
-    """``plain``: the variables :meth:`Program.run` gets as plain JSON (the fast path's)."""
+    """``plain``: the variables :meth:`Program.run` gets as plain JSON (the fast path's);
+    ``plain_methods``: fast-path forms of ``functions`` (see celfast.compile_fast)."""
     try:
         ast = _ENVIRONMENT.compile(expression)
     except Exception as error:  # celpy raises its own parser errors
@@ -163,6 +165,7 @@ def compile_expression(
     fast = None
     if plain and not (celfast.BUILTINS & set(functions or {})):
         methods = {name: m for name, m in _PLAIN_METHODS.items() if name not in (functions or {})}
+        methods.update(plain_methods or {})  # the fast forms of ``functions``
         fast = celfast.compile_fast(ast, plain, methods)
     return Program(expression, _ENVIRONMENT.program(ast, functions=library), fast)
 

@@ -18,9 +18,10 @@ ACTIONS = ("Deny", "Warn", "Audit")
 REASONS = ("Unauthorized", "Forbidden", "Invalid", "RequestEntityTooLarge")
 SCOPES = ("*", "Cluster", "Namespaced")
 #: The variables admission gives the CEL fast path as plain JSON (``variables`` as
-#: celfast.Variables; ``authorizer`` is a celpy object: expressions that use it run on
-#: cel-python).
-PLAIN = frozenset({"object", "oldObject", "request", "params", "namespaceObject", "variables"})
+#: celfast.Variables, ``authorizer`` as the library's object with its PLAIN_METHODS).
+PLAIN = frozenset(
+    {"object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"}
+)
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,12 @@ def _compile(expression: Any, path: str, causes: _Causes) -> celenv.Program | No
         causes.required(path)
         return None
     try:
-        return celenv.compile_expression(expression, functions=library.FUNCTIONS, plain=PLAIN)
+        return celenv.compile_expression(
+            expression,
+            functions=library.FUNCTIONS,
+            plain=PLAIN,
+            plain_methods=library.PLAIN_METHODS,
+        )
     except celenv.CompileError as error:
         causes.add(path, f'Invalid value: "{expression}": {error}')
         return None

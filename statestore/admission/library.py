@@ -11,6 +11,7 @@ from typing import Any
 import celpy.celtypes as ct
 
 from statestore.authn.user import UserInfo
+from statestore.celfast import Fallback
 from statestore.rbac.attributes import Attributes
 
 Allowed = Callable[[Attributes], tuple[bool, str]]
@@ -120,4 +121,33 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "errored": lambda decision: ct.BoolType(False),
     "error": lambda decision: ct.StringType(""),
     "serviceAccount": _service_account,
+}
+
+
+def _plain(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` for the CEL fast path: its receiver must be this library's value and its
+    arguments strings (else cel-python decides), and its result is plain Python."""
+
+    def call(target: Any, *args: Any) -> Any:
+        if not isinstance(target, Authorizer | Decision) or not all(
+            type(arg) is str for arg in args
+        ):
+            raise Fallback
+        try:
+            result = function(target, *args)
+        except TypeError:
+            raise Fallback from None
+        if isinstance(result, ct.BoolType):
+            return bool(result)
+        if isinstance(result, ct.StringType):
+            return str(result)
+        return result
+
+    call.__name__ = name
+    return call
+
+
+#: FUNCTIONS for the CEL fast path (``authorizer`` is given to it as is).
+PLAIN_METHODS: dict[str, Callable[..., Any]] = {
+    name: _plain(name, function) for name, function in FUNCTIONS.items()
 }

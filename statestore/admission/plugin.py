@@ -156,11 +156,16 @@ class _Pair:
     binding: compiled.Binding
     policy: compiled.Policy
     uses_namespace: bool  # whether namespaceObject must be read for the fast path
+    uses_authorizer: bool  # whether the fast path needs the authorizer object
     selects: bool  # whether either has a label selector (checked per request)
 
 
 def _uses_namespace(binding: compiled.Binding, policy: compiled.Policy) -> bool:
     return any("namespaceObject" in program.expression for program in policy.programs())
+
+
+def _uses_authorizer(policy: compiled.Policy) -> bool:
+    return any("authorizer" in program.expression for program in policy.programs())
 
 
 def _version_key(obj: dict[str, Any]) -> tuple[str, str]:
@@ -266,6 +271,7 @@ class PolicyAdmission:
                     binding,
                     policy,
                     _uses_namespace(binding, policy),
+                    _uses_authorizer(policy),
                     any(
                         match.object_selector is not None or match.namespace_selector is not None
                         for match in (policy.match, binding.match)
@@ -405,20 +411,31 @@ class PolicyAdmission:
             and any(pair.uses_namespace for pair in applicable)
         ):
             namespace_object = self._get(resources.NAMESPACES, None, request.namespace)
-        plain = {
+        plain: dict[str, Any] = {
             "object": request.obj,
             "oldObject": request.old,
             "request": self._request_value(request),
             "namespaceObject": namespace_object,
+            "authorizer": None,
         }
+        if any(pair.uses_authorizer for pair in applicable):
+            plain["authorizer"] = library.new(request.user, self._decide, _attributes(request))
         shared: dict[str, Any] = {}
 
         def cel_base() -> dict[str, Any]:
             # NB: celpy values only when an expression leaves the fast path; made once and
             # shared by every policy of this request.
             if not shared:
-                shared.update({key: celenv.to_cel(value) for key, value in plain.items()})
-                shared["authorizer"] = library.new(request.user, self._decide, _attributes(request))
+                shared.update(
+                    {
+                        key: celenv.to_cel(value)
+                        for key, value in plain.items()
+                        if key != "authorizer"
+                    }
+                )
+                shared["authorizer"] = plain["authorizer"] or library.new(
+                    request.user, self._decide, _attributes(request)
+                )
                 shared["namespaceObject"] = celenv.to_cel(
                     self._get(resources.NAMESPACES, None, request.namespace)
                     if request.info.namespaced and request.namespace

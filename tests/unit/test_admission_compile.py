@@ -163,3 +163,27 @@ def test_a_param_kind_no_longer_served_is_a_configuration_error(world: World) ->
     world.registry.remove("limits.wws.dev", "limits")
     with pytest.raises(StatusError, match=r"paramKind limits\.wws\.dev/v1/Limit is not served"):
         world.create("c", {"x": "1"})
+
+
+def test_authorizer_checks_take_the_fast_path(world: World) -> None:
+    asked: list[tuple[str, str, str, str]] = []
+
+    def decide(attributes: Any) -> tuple[bool, str]:
+        asked.append((attributes.verb, attributes.resource, attributes.namespace, attributes.name))
+        return attributes.name != "locked", ""
+
+    world.plugin._decide = decide
+    expression = (
+        "authorizer.group('').resource('configmaps').namespace(request.namespace)"
+        ".name(object.data.guard).check('update').allowed()"
+    )
+    world.put("validatingadmissionpolicies", _policy("guarded", expression))
+    world.put("validatingadmissionpolicybindings", _binding("guarded"))
+    (pair,) = world.plugin._compiled()
+    assert all(program.fast for program in pair[1].programs())
+    assert not _denied(world, "a", {"guard": "open"})
+    assert _denied(world, "b", {"guard": "locked"})
+    assert asked == [
+        ("update", "configmaps", "ns", "open"),
+        ("update", "configmaps", "ns", "locked"),
+    ]
