@@ -15,6 +15,7 @@ from providers import base
 from providers.libvirt import naming
 from tests.kvm.conftest import VM, VMFactory, run
 from tests.support.podman import podman
+from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kvm]
 
@@ -62,6 +63,19 @@ def test_ssh_login_as_the_owner_with_zsh(vm: VM) -> None:
         f"mkdir -p ~/keep && printf kept >{MARKER} && chmod 640 {MARKER} "
         "&& ln -sf marker.txt ~/keep/link"
     )
+
+
+def test_sshd_offers_the_rsa_host_key_made_in_the_background(vm: VM) -> None:
+    # sshd started with ed25519 and ecdsa; the RSA key follows, then a reload (SIGHUP)
+    def offered() -> str:
+        scan = subprocess.run(
+            ["ssh-keyscan", "-t", "rsa", "-p", str(vm.host_port("ssh")), "127.0.0.1"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        return scan.stdout
+
+    eventually(lambda: "ssh-rsa" in offered(), "the RSA host key offered", timeout=180, interval=2)
+    assert vm.ssh("echo still").stdout.strip() == "still"  # the ed25519 key unchanged
 
 
 def test_code_server_answers(vm: VM) -> None:

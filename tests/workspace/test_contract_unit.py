@@ -266,3 +266,17 @@ def test_an_editor_that_exits_before_it_answered_is_still_starting(
     editor.ready = True  # it answered, then died
     found = look()
     assert (found["status"], found["reason"]) == ("False", "Exited"), found
+
+
+def test_agent_makes_a_host_key_pair_under_a_temporary_name(
+    agent_package: types.ModuleType, tmp_path: Path
+) -> None:
+    from wwsagent import services
+
+    (tmp_path / "ssh_host_ed25519_key.new").write_text("left by a crash")
+    services.make_host_key(tmp_path, "ed25519")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "ssh_host_ed25519_key",
+        "ssh_host_ed25519_key.pub",
+    ]
+    assert (tmp_path / "ssh_host_ed25519_key.pub").read_text().startswith("ssh-ed25519 ")

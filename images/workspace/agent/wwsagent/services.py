@@ -7,6 +7,7 @@ import hashlib
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -50,18 +51,36 @@ class Service:
         self.ready = False
 
 
-def tcp_banner(port: int, timeout: float = 1.0) -> bytes:
+# NB: the probes wait up to 5 s for an answer: a closed port fails at once anyway, and a
+# busy VM under software emulation can take seconds for sshd's banner (it re-executes itself
+# per connection); a 1 s wait flipped SSHReady to False and back on a loaded host.
+def tcp_banner(port: int, timeout: float = 5.0) -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.settimeout(timeout)
         return sock.recv(64)
 
 
-def http_ok(url: str, timeout: float = 2.0) -> bool:
+def http_ok(url: str, timeout: float = 5.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return bool(200 <= response.status < 400)
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def make_host_key(keys_dir: Path, kind: str) -> None:
+    """An SSH host key, written under a temporary name and renamed (the private key last:
+    its presence means the pair is complete, also after a crash mid-way)."""
+    key = keys_dir / f"ssh_host_{kind}_key"
+    new = keys_dir / f"ssh_host_{kind}_key.new"
+    for leftover in (new, new.with_name(new.name + ".pub"), key.with_name(key.name + ".pub")):
+        leftover.unlink(missing_ok=True)
+    processes.run_root(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", f"wws-{kind}", "-f", str(new)]
+    )
+    new.with_name(new.name + ".pub").replace(key.with_name(key.name + ".pub"))
+    new.replace(key)
+    logs.log(f"SSH host key {key.name} generated")
 
 
 class Services:
@@ -72,6 +91,7 @@ class Services:
         self.sshd = Service("sshd")
         self.code_server = Service("code-server")
         self.sshd_keys = 0
+        self.later_keys: threading.Thread | None = None
 
     def stop(self) -> None:
         self.code_server.stop()
@@ -86,15 +106,13 @@ class Services:
         keys_dir = settings.STATE_ROOT / "ssh-host-keys"
         keys_dir.mkdir(parents=True, exist_ok=True)
         keys_dir.chmod(0o700)
+        later = []
         for kind in settings.SSH_HOST_KEY_TYPES:
-            key = keys_dir / f"ssh_host_{kind}_key"
-            if not key.exists():
-                for leftover in (key, key.with_name(key.name + ".pub")):
-                    leftover.unlink(missing_ok=True)
-                processes.run_root(
-                    ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", f"wws-{kind}", "-f", str(key)]
-                )
-                logs.log(f"SSH host key {key.name} generated")
+            if not (keys_dir / f"ssh_host_{kind}_key").exists():
+                if kind in settings.SSH_HOST_KEYS_LATER:
+                    later.append(kind)
+                else:
+                    make_host_key(keys_dir, kind)
         keys = [str(k).strip() for k in config.section("ssh").get("authorizedKeys") or []]
         keys = [k for k in keys if k and "\n" not in k]
         settings.AUTHORIZED_KEYS_DIR.mkdir(parents=True, exist_ok=True)
@@ -110,7 +128,26 @@ class Services:
             raise errors.StepError(f"sshd -t: {test.stderr.strip()[-300:]}")
         if not self.sshd.running():
             self.start_sshd()
+        if later and not (self.later_keys is not None and self.later_keys.is_alive()):
+            self.later_keys = threading.Thread(
+                target=self._make_later_keys, args=(keys_dir, later), daemon=True
+            )
+            self.later_keys.start()
         self.sshd_keys = len(keys)
+
+    def _make_later_keys(self, keys_dir: Path, kinds: list[str]) -> None:
+        """The slow host keys, then sshd reloaded (SIGHUP: it re-executes itself, same pid,
+        open sessions kept) so it offers them too."""
+        try:
+            for kind in kinds:
+                make_host_key(keys_dir, kind)
+        except (errors.StepError, OSError, subprocess.SubprocessError) as error:
+            logs.log(f"SSH host keys {kinds} not made (the next config apply retries): {error}")
+            return
+        process = self.sshd.process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGHUP)
+            logs.log("sshd reloaded with the new host keys")
 
     def start_sshd(self) -> None:
         log_path = settings.STATE_ROOT / "logs" / "sshd.log"
