@@ -126,6 +126,20 @@ async def upstream_app(port: int) -> web.AppRunner:
     return runner
 
 
+async def wait_healthy(url: str, *, what: str, seconds: float = 30.0) -> None:
+    """Until ``url/healthz`` answers 200."""
+    async with aiohttp.ClientSession() as session:
+        for _ in range(int(seconds * 10)):
+            try:
+                async with session.get(url + "/healthz") as answer:
+                    if answer.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{what} did not answer at {url}")
+
+
 class CodeServer:
     """code-server of the workspace image in a container, on a loopback port."""
 
@@ -144,16 +158,7 @@ class CodeServer:
              "--disable-telemetry", "--disable-update-check"],
             env=podman_env(), check=True, capture_output=True,
         )  # fmt: skip
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(self.url + "/healthz") as answer:
-                        if answer.status == 200:
-                            return
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError(f"code-server in {self.name} did not answer")
+        await wait_healthy(self.url, what=f"code-server in {self.name}")
 
     def stop(self) -> None:
         subprocess.run(
@@ -161,24 +166,24 @@ class CodeServer:
         )
 
 
-async def point_at_code_server(api: Store, code_server: CodeServer) -> None:
-    """Workspace ``ws-0002`` runs that code-server, with its password in a Secret."""
+async def point_at_editor(api: Store, workspace: str, url: str, password: str) -> None:
+    """``workspace`` runs the editor at ``url``, with its password in a Secret."""
     secret = {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": {"name": f"{CODE_SERVER_WORKSPACE}-code-server"},
-        "data": {"password": base64.b64encode(code_server.password.encode()).decode()},
+        "metadata": {"name": f"{workspace}-code-server"},
+        "data": {"password": base64.b64encode(password.encode()).decode()},
     }
     await api.call("POST", f"/api/v1/namespaces/{ORG}/secrets", secret)
     await api.call(
         "PATCH",
-        f"/apis/wws.dev/v1alpha1/namespaces/{ORG}/workspaces/{CODE_SERVER_WORKSPACE}/status",
+        f"/apis/wws.dev/v1alpha1/namespaces/{ORG}/workspaces/{workspace}/status",
         {
             "status": {
                 "endpoints": {
-                    "codeServer": code_server.url + "/",
+                    "codeServer": url,
                     "codeServerPasswordSecretRef": {
-                        "name": f"{CODE_SERVER_WORKSPACE}-code-server",
+                        "name": f"{workspace}-code-server",
                         "key": "password",
                     },
                 }
@@ -303,29 +308,7 @@ async def populate(api: Store, count: int, upstream: int) -> None:
             )
 
     await asyncio.gather(*(one(n) for n in range(count)))
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": "ws-0000-code-server"},
-        "data": {"password": base64.b64encode(b"bench").decode()},
-    }
-    await api.call("POST", f"/api/v1/namespaces/{ORG}/secrets", secret)
-    await api.call(
-        "PATCH",
-        f"/apis/wws.dev/v1alpha1/namespaces/{ORG}/workspaces/ws-0000/status",
-        {
-            "status": {
-                "endpoints": {
-                    "codeServer": f"http://127.0.0.1:{upstream}/",
-                    "codeServerPasswordSecretRef": {
-                        "name": "ws-0000-code-server",
-                        "key": "password",
-                    },
-                }
-            }
-        },
-        "application/merge-patch+json",
-    )
+    await point_at_editor(api, "ws-0000", f"http://127.0.0.1:{upstream}/", "bench")
 
 
 async def dashboard(ui: str, cookie: dict[str, str], requests: int) -> list[float]:
@@ -462,7 +445,9 @@ async def run(args: argparse.Namespace) -> None:
             await populate(api, args.workspaces, upstream_port)
             if code_server is not None:
                 await code_server.start()
-                await point_at_code_server(api, code_server)
+                await point_at_editor(
+                    api, CODE_SERVER_WORKSPACE, code_server.url + "/", code_server.password
+                )
             token = secrets.token_urlsafe(16)
             (Path(folder) / "token").write_text(token)
             port = free_port()
@@ -488,16 +473,7 @@ async def run(args: argparse.Namespace) -> None:
                 env={**os.environ, "PYTHONPATH": str(REPO)},
             )
             ui = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    async with (
-                        aiohttp.ClientSession() as session,
-                        session.get(ui + "/healthz") as answer,
-                    ):
-                        if answer.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    await asyncio.sleep(0.1)
+            await wait_healthy(ui, what="the web UI")
             async with (
                 aiohttp.ClientSession() as session,
                 session.get(f"{ui}/bootstrap?token={token}", allow_redirects=False) as answer,

@@ -89,6 +89,17 @@ class Api:
         self._reviews[key] = (now, allowed)
         return allowed
 
+    async def may_connect(self, person: Person, namespace: str, name: str) -> bool:
+        """Whether ``person`` may open the workspace's editor (``create workspaces/connect``)."""
+        return await self.can(
+            person,
+            verb="create",
+            resource="workspaces",
+            subresource="connect",
+            namespace=namespace,
+            name=name,
+        )
+
     async def _review(self, person: Person, attributes: dict[str, str]) -> bool:
         if person.bootstrap:
             body: dict[str, Any] = {

@@ -103,6 +103,12 @@ class DevGitHub:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
+    def __enter__(self) -> DevGitHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     # --- REST as a client ---------------------------------------------------------------------
 
     def get(

@@ -108,11 +108,8 @@ def may(store: StoreProcess, user: str, verb: str, resource: str, **attributes: 
 @pytest.fixture(scope="module")
 def dev_github(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevGitHub]:
     """The GitHub stand-in, once per module (tests here only sign people in through it)."""
-    process = DevGitHub(tmp_path_factory.mktemp("devgithub")).start()
-    try:
+    with DevGitHub(tmp_path_factory.mktemp("devgithub")) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")

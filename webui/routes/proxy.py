@@ -104,14 +104,7 @@ async def _target(
     ui: UI, person: Person, namespace: str, name: str
 ) -> tuple[dict[str, Any] | None, Response | None]:
     """The workspace when the person may connect; else the page to answer with."""
-    allowed = await ui.api.can(
-        person,
-        verb="create",
-        resource="workspaces",
-        subresource="connect",
-        namespace=namespace,
-        name=name,
-    )
+    allowed = await ui.api.may_connect(person, namespace, name)
     if not allowed:
         log.info("webui.proxy_refused", namespace=namespace, name=name, login=person.login)
         return None, None
@@ -216,14 +209,7 @@ async def http_proxy(request: Request) -> Response:
     namespace, name = request.path_params["namespace"], request.path_params["name"]
     obj, _ = await _target(ui, person, namespace, name)
     if obj is None:
-        allowed_but_missing = await ui.api.can(
-            person,
-            verb="create",
-            resource="workspaces",
-            subresource="connect",
-            namespace=namespace,
-            name=name,
-        )
+        allowed_but_missing = await ui.api.may_connect(person, namespace, name)
         if allowed_but_missing:
             return render(
                 request, "message.html", {"message": "No such workspace.", "status": 404}, 404
@@ -390,14 +376,7 @@ async def websocket_proxy(websocket: WebSocket) -> None:
             if ui.sessions.get(session_id) is None:
                 break
             try:
-                allowed = await ui.api.can(
-                    person,
-                    verb="create",
-                    resource="workspaces",
-                    subresource="connect",
-                    namespace=namespace,
-                    name=name,
-                )
+                allowed = await ui.api.may_connect(person, namespace, name)
             except ApiError:
                 continue  # NB: an API hiccup is no revocation; asked again next time
             if not allowed:

@@ -150,14 +150,7 @@ async def workspace_page(request: Request) -> Response:
         recent = []
     running = bool((obj.get("spec") or {}).get("running", True)) and not views.held_idle(obj)
     actions = await allowed_actions(ui, person, namespace, name, running)
-    connect = await ui.api.can(
-        person,
-        verb="create",
-        resource="workspaces",
-        subresource="connect",
-        namespace=namespace,
-        name=name,
-    )
+    connect = await ui.api.may_connect(person, namespace, name)
     ssh_block = sshblock.render(obj, public_host=request.url.hostname or "127.0.0.1")
     return render(
         request,
