@@ -21,6 +21,13 @@ log = logconfig.get(__name__)
 INDEXES = ("wws_workspaces", "wws_teams", "wws_organizations")
 
 
+FairSlots = slots.FairSlots
+
+
+def _admission() -> FairSlots:
+    return slots.FairSlots(per_provider=slots.RECONCILES, per_host=slots.RECONCILES)
+
+
 @dataclasses.dataclass
 class Context:
     """What every handler shares (kopf's ``memo``)."""
@@ -66,6 +73,10 @@ class Context:
     """Workspaces to look at again (:mod:`controller.checks`)."""
     slots: slots.FairSlots = dataclasses.field(default_factory=slots.FairSlots)
     """Provider actions at once, bounded and fair (:mod:`controller.slots`)."""
+    admission: FairSlots = dataclasses.field(default_factory=_admission)
+    """Workspace reconciles under way at once (kopf runs one per object, all at once),
+    fair between organizations: what a burst holds in memory is bounded
+    (:data:`slots.RECONCILES`)."""
     fingerprints: dict[str, str] = dataclasses.field(default_factory=dict)
     """uid → the fingerprint of the agent's report the status was last computed from."""
     secret_versions: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)

@@ -20,6 +20,12 @@ from collections.abc import AsyncIterator
 #: Provider actions under way at once, per provider and per host, unless configured.
 PER_PROVIDER = 8
 PER_HOST = 8
+#: Workspace reconciles under way at once (:attr:`controller.context.Context.admission`):
+#: more than the provider slots, so API calls overlap with provider actions, but not the
+#: 1,000 of a burst, each holding its models and requests (their peak stays in the heap).
+RECONCILES = 32
+#: The one "provider" and "host" of the admission bound.
+ADMISSION = "reconcile"
 
 
 @dataclasses.dataclass(eq=False)
@@ -27,6 +33,31 @@ class _Waiter:
     provider: str
     host: str
     future: asyncio.Future[None]
+
+
+@dataclasses.dataclass(eq=False)
+class _Queue:
+    """One organization's waiters, first come first served, and how many wait for each
+    (provider, host): when none of those has room, nobody in the queue needs asking."""
+
+    waiters: collections.deque[_Waiter] = dataclasses.field(default_factory=collections.deque)
+    kinds: collections.Counter[tuple[str, str]] = dataclasses.field(
+        default_factory=collections.Counter
+    )
+
+    def append(self, waiter: _Waiter) -> None:
+        self.waiters.append(waiter)
+        self.kinds[(waiter.provider, waiter.host)] += 1
+
+    def remove(self, waiter: _Waiter) -> None:
+        self.waiters.remove(waiter)  # NB: ValueError when it is not there
+        key = (waiter.provider, waiter.host)
+        self.kinds[key] -= 1
+        if self.kinds[key] <= 0:
+            del self.kinds[key]
+
+    def __len__(self) -> int:
+        return len(self.waiters)
 
 
 class FairSlots:
@@ -39,7 +70,7 @@ class FairSlots:
         self.per_host = per_host
         self._providers: collections.Counter[str] = collections.Counter()
         self._hosts: collections.Counter[str] = collections.Counter()
-        self._queues: dict[str, collections.deque[_Waiter]] = {}
+        self._queues: dict[str, _Queue] = {}
         #: Organizations with someone waiting, whose turn is next first.
         self._turns: collections.deque[str] = collections.deque()
 
@@ -78,7 +109,7 @@ class FairSlots:
         waiter = _Waiter(provider, host, asyncio.get_running_loop().create_future())
         queue = self._queues.get(organization)
         if queue is None:
-            queue = self._queues[organization] = collections.deque()
+            queue = self._queues[organization] = _Queue()
             self._turns.append(organization)
         queue.append(waiter)
         self._grant()
@@ -103,12 +134,14 @@ class FairSlots:
                 self._turns.remove(organization)
         self._grant()
 
-    def _first_fitting(self, queue: collections.deque[_Waiter]) -> _Waiter | None:
+    def _first_fitting(self, queue: _Queue) -> _Waiter | None:
         """The first waiter of ``queue`` whose provider and host have room. NB: each
-        (provider, host) is asked once: 1,000 waiting for one full provider cost 1,000 set
-        lookups at every grant, not 1,000 bound checks."""
+        (provider, host) is asked once, and not one waiter when none has room: 1,000
+        waiting for one full provider cost one check at every grant, not 1,000."""
+        if not any(self._fits(provider, host) for provider, host in queue.kinds):
+            return None
         full: set[tuple[str, str]] = set()
-        for waiter in queue:
+        for waiter in queue.waiters:
             key = (waiter.provider, waiter.host)
             if key in full:
                 continue

@@ -55,6 +55,7 @@ from controller import (
     quotas,
     retention,
     secrets,
+    slots,
     steps,
     switching,
 )
@@ -159,7 +160,14 @@ async def reconcile_workspace(
     started = time.monotonic()
     result = "ok"
     try:
-        async with ctx.lock(body.metadata.uid or ""):
+        async with (
+            ctx.admission.hold(
+                provider=slots.ADMISSION,
+                host=slots.ADMISSION,
+                organization=body.metadata.namespace or "",
+            ),
+            ctx.lock(body.metadata.uid or ""),
+        ):
             failure = await _reconcile_workspace(ctx, body)
         if failure is not None:
             result = "retry"

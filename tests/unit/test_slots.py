@@ -87,3 +87,29 @@ async def test_a_caller_that_gives_up_while_waiting_holds_nothing() -> None:
     release.set()
     await first
     assert slots.busy(provider="podman") == 0 and slots.busy(host="local") == 0
+
+
+async def test_reconciles_of_a_burst_are_admitted_a_bounded_number_at_once() -> None:
+    from controller import context, slots
+
+    admission = context._admission()
+    inside = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def reconcile() -> None:
+        nonlocal inside, most
+        async with admission.hold(
+            provider=slots.ADMISSION, host=slots.ADMISSION, organization="big"
+        ):
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    burst = [asyncio.create_task(reconcile()) for _ in range(1000)]
+    await asyncio.sleep(0)
+    assert most == slots.RECONCILES and admission.waiting() == 1000 - slots.RECONCILES
+    release.set()
+    await asyncio.gather(*burst)
+    assert most == slots.RECONCILES and admission.waiting() == 0
