@@ -280,3 +280,32 @@ def test_agent_makes_a_host_key_pair_under_a_temporary_name(
         "ssh_host_ed25519_key.pub",
     ]
     assert (tmp_path / "ssh_host_ed25519_key.pub").read_text().startswith("ssh-ed25519 ")
+
+
+def test_one_missed_probe_of_an_answering_service_is_not_a_failure(
+    agent_package: types.ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wwsagent import reporting, services, settings
+
+    monkeypatch.setattr(settings, "STATUS_DIR", tmp_path)
+    reporter = reporting.Reporter()
+    supervisor = services.Services(reporter)
+    sshd = supervisor.sshd
+    sshd.process = subprocess.Popen(["sleep", "30"])
+    try:
+        answers = iter([True, False, True, False, False])
+
+        def look(now: float) -> dict[str, str]:
+            supervisor._supervise(
+                sshd, "SSHReady", now, lambda: None, tmp_path / "sshd.log", lambda: next(answers)
+            )
+            return reporter.get("SSHReady")
+
+        assert look(100)["status"] == "True"
+        assert look(200)["status"] == "True"  # one miss (sshd reloading)
+        assert look(300)["status"] == "True"
+        look(400)
+        assert look(500)["reason"] == "NotAnswering"  # two in a row
+    finally:
+        sshd.process.kill()
+        sshd.process.wait()

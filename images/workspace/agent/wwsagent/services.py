@@ -34,6 +34,7 @@ class Service:
         self.next_start = 0.0
         self.ready = False
         self.next_probe = 0.0
+        self.misses = 0  # failed probes in a row while ready
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -92,6 +93,7 @@ class Services:
         self.code_server = Service("code-server")
         self.sshd_keys = 0
         self.later_keys: threading.Thread | None = None
+        self.pending_keys: tuple[Path, list[str]] | None = None
 
     def stop(self) -> None:
         self.code_server.stop()
@@ -128,12 +130,22 @@ class Services:
             raise errors.StepError(f"sshd -t: {test.stderr.strip()[-300:]}")
         if not self.sshd.running():
             self.start_sshd()
-        if later and not (self.later_keys is not None and self.later_keys.is_alive()):
-            self.later_keys = threading.Thread(
-                target=self._make_later_keys, args=(keys_dir, later), daemon=True
-            )
-            self.later_keys.start()
+        self.pending_keys = (keys_dir, later) if later else None
         self.sshd_keys = len(keys)
+
+    def _start_later_keys(self, editor_settled: bool) -> None:
+        """The slow host keys, once code-server answers (or is off): made beside its start
+        they took the CPU it needed to answer its own 10 s start-up handshake in a VM."""
+        if self.pending_keys is None or not editor_settled:
+            return
+        if self.later_keys is not None and self.later_keys.is_alive():
+            return
+        keys_dir, kinds = self.pending_keys
+        self.pending_keys = None
+        self.later_keys = threading.Thread(
+            target=self._make_later_keys, args=(keys_dir, kinds), daemon=True
+        )
+        self.later_keys.start()
 
     def _make_later_keys(self, keys_dir: Path, kinds: list[str]) -> None:
         """The slow host keys, then sshd reloaded (SIGHUP: it re-executes itself, same pid,
@@ -263,6 +275,13 @@ class Services:
                 settings.STATE_ROOT / "logs" / "sshd.log",
                 self._probe_sshd,
             )
+        editor = self.code_server
+        self._start_later_keys(
+            not config.editor("codeServer")
+            or editor.ready
+            or not editor.key  # not run (no password)
+            or editor.failures > STARTUP_RETRIES
+        )
         if config.editor("codeServer") and self.code_server.key:
             self._supervise(
                 self.code_server,
@@ -319,6 +338,13 @@ class Services:
         if now < service.next_probe:
             return
         ok = probe()
+        if not ok and service.ready and service.misses < 1:
+            # NB: one miss is not enough: sshd re-executing itself on a reload (SIGHUP)
+            # closes its port for a moment
+            service.misses += 1
+            service.next_probe = now + 1.0
+            return
+        service.misses = 0
         if ok and not service.ready:
             service.ready = True
             service.failures = 0
