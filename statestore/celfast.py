@@ -92,8 +92,20 @@ def _search(pattern: str, text: str) -> bool:
 
 def _eq(a: Any, b: Any) -> bool:
     kind = type(a)
-    if kind is type(b) and kind in (str, int, float, bool, type(None)):
+    if kind is not type(b):
+        raise Fallback
+    if kind in (str, int, float, bool, type(None)):
         return bool(a == b)
+    if kind is list:
+        # NB: every pair is compared (no early False): a mixed pair anywhere is cel-python's
+        # to judge, whatever the other pairs say.
+        if len(a) != len(b):
+            return False
+        return all([_eq(x, y) for x, y in zip(a, b, strict=True)])
+    if kind is dict:
+        if a.keys() != b.keys():
+            return False
+        return all([_eq(a[key], b[key]) for key in a])
     raise Fallback
 
 
@@ -578,6 +590,26 @@ class _Builder:
     def _list_lit(self, children: list[Any], bound: frozenset[str]) -> Fn:
         built = [self.build(arg, bound) for arg in self._args(children, 0)]
         return lambda env: [element(env) for element in built]
+
+    def _map_lit(self, children: list[Any], bound: frozenset[str]) -> Fn:
+        if not children:
+            return lambda env: {}
+        inits = children[0]
+        if not isinstance(inits, lark.Tree) or inits.data != "mapinits":
+            raise Unsupported("map literal")
+        parts = [self.build(c, bound) for c in inits.children if c is not None]
+        pairs = list(zip(parts[0::2], parts[1::2], strict=True))
+
+        def make(env: Env) -> dict[str, Any]:
+            made: dict[str, Any] = {}
+            for key_fn, value_fn in pairs:
+                key = key_fn(env)
+                if type(key) is not str or key in made:
+                    raise Fallback  # other key types, duplicate keys: cel-python's
+                made[key] = value_fn(env)
+            return made
+
+        return make
 
     def _paren_expr(self, children: list[Any], bound: frozenset[str]) -> Fn:
         return self.build(children[0], bound)
