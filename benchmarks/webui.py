@@ -158,7 +158,7 @@ class CodeServer:
              "--disable-telemetry", "--disable-update-check"],
             env=podman_env(), check=True, capture_output=True,
         )  # fmt: skip
-        await wait_healthy(self.url, what=f"code-server in {self.name}")
+        await wait_healthy(self.url, what=f"code-server in {self.name}", seconds=120)
 
     def stop(self) -> None:
         subprocess.run(
