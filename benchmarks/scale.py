@@ -140,6 +140,17 @@ async def create_all(api: Api, namespace: str, bodies: list[dict[str, Any]]) -> 
     return time.monotonic()
 
 
+async def store_requests(api: Api) -> float:
+    """Requests the store has authorized so far (``wws_store_authorization_decisions``,
+    allowed): every request of every client, this one's included."""
+    async with api.session.get(f"{api.url}/metrics") as response:
+        text = await response.text()
+    for line in text.splitlines():
+        if line.startswith("wws_store_authorization_decisions_total") and "allowed" in line:
+            return float(line.rsplit(" ", 1)[1])
+    raise RuntimeError("the store's /metrics has no authorization counter")
+
+
 async def stopped_phase(
     api: Api,
     watch: StatusWatch,
@@ -152,6 +163,7 @@ async def stopped_phase(
     figures: dict[str, float] = {}
     names = [f"idle-{n:05d}" for n in range(args.stopped)]
     bodies = [workspace(namespace, name, image, running=False) for name in names]
+    requests0, cpu0 = await store_requests(api), cpu_seconds(controller.pid)
     began = time.monotonic()
     applied = await create_all(api, namespace, bodies)
     done = await watch.until(watch.statused, names, timeout=args.timeout)
@@ -163,6 +175,19 @@ async def stopped_phase(
         flush=True,
     )
     await asyncio.sleep(args.settle)
+    # NB: load-independent figures of the burst (up to the end of the settle): the
+    # controller's CPU seconds and the requests the store served, less this benchmark's own
+    # (one create per workspace, this /metrics read), per workspace.
+    requests1, cpu1 = await store_requests(api), cpu_seconds(controller.pid)
+    n = max(args.stopped, 1)
+    figures["stopped_requests_per_ws"] = (requests1 - requests0 - args.stopped - 1) / n
+    figures["stopped_controller_cpu_ms_per_ws"] = 1000 * (cpu1 - cpu0) / n
+    print(
+        f"burst: {figures['stopped_requests_per_ws']:.2f} store requests and"
+        f" {figures['stopped_controller_cpu_ms_per_ws']:.1f} ms of controller CPU per"
+        " workspace (besides the benchmark's own create)",
+        flush=True,
+    )
     store_pid = store.process.pid if store.process is not None else 0
     c0, s0, t0 = cpu_seconds(controller.pid), cpu_seconds(store_pid), time.monotonic()
     await asyncio.sleep(args.idle)
