@@ -35,10 +35,25 @@ class Credentials:
     files: dict[str, bytes] = dataclasses.field(repr=False)
 
 
-async def credentials(ctx: Context, body: kopf.Body, ws: Workspace) -> Credentials:
+def needs_password(ws: Workspace, plan: workspace.Plan) -> bool:
+    """Whether code-server's password is needed now: when the workspace is to run, or has
+    run before (its container holds the password file). A workspace created stopped that
+    never ran gets none yet: its Secret (a create, an event, a watch event) is made at its
+    first start, so a burst of new stopped workspaces costs no Secrets."""
+    return plan.running or ws.status.started_at is not None
+
+
+async def credentials(
+    ctx: Context, body: kopf.Body, ws: Workspace, *, with_password: bool = True
+) -> Credentials:
     """The GitHub token and code-server's password (made when missing), as the agent's
-    config files. Raises :class:`secrets.SecretProblem` when the API server cannot be asked."""
+    config files. Without ``with_password`` (:func:`needs_password`) the Secret is neither read
+    nor made and there are no config files yet (the provider is handed none: nothing runs
+    that would read them). Raises :class:`secrets.SecretProblem` when the API server cannot
+    be asked."""
     github = await secrets.github_token(ctx.api, ws, ctx.secret_versions)
+    if not with_password:
+        return Credentials(github=github, files={})
     # NB: a workspace that never had a status is new: its Secret is made without a GET first
     fresh = not (body.get("status") or {}).get("phase")
     password, made = await secrets.code_server_password(

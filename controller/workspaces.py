@@ -91,7 +91,9 @@ async def _reconcile_workspace(
             await ctx.api.patch_status(steps.path_of(ws), diff)
             ws = ws.model_copy(update={"status": early})
     try:
-        credentials = await steps.credentials(ctx, body, ws)
+        credentials = await steps.credentials(
+            ctx, body, ws, with_password=steps.needs_password(ws, plan)
+        )
     except secrets.SecretProblem as problem:
         outcome = await steps.observe_only(
             ctx, ws, plan, workspace.Failure(problem.reason, str(problem))
@@ -203,7 +205,9 @@ async def _refresh(
     outcome = workspace.Outcome(observed)
     if credentials:
         try:
-            found = await steps.credentials(ctx, body, ws)
+            found = await steps.credentials(
+                ctx, body, ws, with_password=steps.needs_password(ws, plan)
+            )
         except secrets.SecretProblem as problem:
             outcome = workspace.Outcome(observed, workspace.Failure(problem.reason, str(problem)))
         else:
