@@ -102,7 +102,10 @@ def announcements(
     if new_status.phase != old.status.phase and new_status.phase is not None:
         phase = Phase(new_status.phase)
         fields: dict[str, Any] = {"old_phase": old.status.phase, "phase": phase.value}
-        if posted and phase is not Phase.FAILED:
+        # NB: a workspace created stopped gets no event for it (its status says so): one
+        # request less per workspace in a burst of new stopped workspaces.
+        born_stopped = old.status.phase is None and phase is Phase.STOPPED
+        if (posted and phase is not Phase.FAILED) or born_stopped:
             said_out.append(Announcement("phase changed", event=False, fields=fields))
         else:
             said_out.append(

@@ -332,6 +332,19 @@ def test_stopped_workspace_is_ready_and_says_why_it_is_stopped() -> None:
     assert status.endpoints.code_server is None
 
 
+def test_a_workspace_created_stopped_posts_no_event_but_a_stop_does() -> None:
+    ws = make({"running": False})
+    observed = base.Observed(state=base.State.STOPPED, home_exists=True)
+    _, status = after(ws, observed)
+    said = workspace.announcements(ws, status, workspace.Outcome(observed))
+    assert [a.log for a in said] == ["phase changed"]
+    assert not any(a.event for a in said)
+
+    was_running = make({"running": False}, status={"phase": "Running"})
+    said = workspace.announcements(was_running, status, workspace.Outcome(observed))
+    assert [(a.reason, a.event) for a in said] == [("Stopped", True)]
+
+
 def test_stop_that_does_not_happen_is_failed_after_its_deadline() -> None:
     ws = make({"running": False}, status={})
     still = lambda plan: running(plan)  # noqa: E731
