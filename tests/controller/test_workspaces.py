@@ -134,6 +134,28 @@ def test_home_survives_stop_start_and_a_recreating_change(kubectl: Kubectl, org:
     assert sh(container, "cat /home/notes.txt") == "precious\n"
 
 
+def test_a_workspace_created_stopped_gets_its_password_secret_at_its_first_start(
+    kubectl: Kubectl, org: str
+) -> None:
+    # A burst of new stopped workspaces costs no Secrets: nothing reads the password yet.
+    kubectl.apply(workspace_yaml(org, "later", running="false"))
+    obj = kubectl.wait_ready(org, "later")
+    assert obj["status"]["phase"] == "Stopped"
+    assert condition(obj, "HomeReady")["status"] == "True"
+    ref = obj["status"]["endpoints"]["codeServerPasswordSecretRef"]
+    assert ref == {"name": "later-code-server", "key": "password"}
+    assert kubectl.run("-n", org, "get", "secret", ref["name"], check=False).returncode != 0
+    assert "SecretCreated" not in {e["reason"] for e in events(kubectl, org, "later")}
+
+    kubectl.apply(workspace_yaml(org, "later", running="true"))
+    obj = kubectl.wait_ready(org, "later")
+    assert obj["status"]["phase"] == "Running"
+    secret = kubectl.json("-n", org, "get", "secret", ref["name"])
+    assert secret["data"]["password"]
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == obj["metadata"]["uid"]
+    assert "SecretCreated" in {e["reason"] for e in events(kubectl, org, "later")}
+
+
 def test_restart_annotation_restarts_once(kubectl: Kubectl, org: str) -> None:
     kubectl.apply(workspace_yaml(org, "again"))
     obj = kubectl.wait_ready(org, "again")
