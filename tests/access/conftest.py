@@ -54,6 +54,7 @@ def controller(
     try:
         yield running
     finally:
+        running.tidy(store)
         running.stop()
 
 

@@ -7,12 +7,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import urllib.request
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from tests.support.names import free_port
-from tests.support.storeproc import REPO
+from tests.support.storeproc import REPO, StoreProcess
+
+_GROUP = "/apis/wws.dev/v1alpha1"
 
 
 @dataclass
@@ -58,6 +64,32 @@ class ControllerProcess:
                 cwd=REPO,
             )
         return self
+
+    def tidy(self, store: StoreProcess, timeout: float = 90) -> None:
+        """Delete every Workspace, then every Organization, and wait for the controller to
+        finish: its Podman is the machine's, so a module that stops it with workspaces still
+        running leaves their containers, homes and networks behind (and each takes one of
+        Podman's 2,048 locks). A warning, not a failure, if it does not finish in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        with httpx.Client(
+            base_url=store.url,
+            headers={"Authorization": f"Bearer {store.token}"},
+            verify=store.ssl_context(),
+            timeout=30,
+        ) as client:
+            for plural in ("workspaces", "organizations"):
+                items = client.get(f"{_GROUP}/{plural}").json().get("items", [])
+                for item in items:
+                    meta = item["metadata"]
+                    where = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+                    client.delete(f"{_GROUP}{where}/{plural}/{meta['name']}")
+                deadline = time.monotonic() + timeout
+                while client.get(f"{_GROUP}/{plural}").json().get("items"):
+                    if time.monotonic() > deadline:
+                        warnings.warn(f"{plural} left after {timeout:.0f} s", stacklevel=2)
+                        return
+                    time.sleep(0.5)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -81,6 +81,7 @@ def controller(
     try:
         yield running
     finally:
+        running.tidy(store)
         running.stop()
 
 

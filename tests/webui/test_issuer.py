@@ -84,6 +84,7 @@ def issuer_setup(tmp_path: Path, dev_github: DevGitHub) -> Iterator[tuple[StoreP
         yield store, ui.url
     finally:
         ui.stop()
+        controller.tidy(store)
         controller.stop()
         store.stop()
 
