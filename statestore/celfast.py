@@ -11,10 +11,16 @@ unambiguous (operands of the same type, present fields, in-range integers). Anyt
 raises :class:`Fallback` and the caller evaluates the whole expression again with cel-python,
 which then gives kube's result: error absorption by ``&&``/``||`` and by ``all``/``exists``,
 no_such_field and no-such-overload errors, overflow errors, the cost limit. CEL expressions
-have no side effects (the ``authorizer`` library is outside the subset), so evaluating again
-is safe. Expressions that use anything outside the subset (other functions, ``variables``,
-``authorizer``, map and message literals, bytes, uint) are not compiled here at all
-(:class:`Unsupported`) and always run on cel-python.
+have no side effects (an ``authorizer`` check is a read, and the plugin asks each one once per
+request), so evaluating again is safe. In the subset: field selections, ``has``, comparisons,
+arithmetic, ``in``, the five macros, list and map literals, ``variables.name``, the
+Kubernetes string functions, ``matches``, ``int``/``string`` and the ``authorizer`` library's
+plain forms. Expressions that use anything else (other functions, message literals, bytes,
+uint) are not compiled here at all (:class:`Unsupported`) and always run on cel-python.
+
+Size (~700 lines): one translator, :class:`_Builder`, with one method per rule of CEL's
+grammar, and the value operations it calls; split in two, the grammar would be read in two
+places.
 
 Run-time bound: each evaluation counts the parse-tree nodes cel-python would visit (the whole
 tree once, plus a comprehension's body per element) against ``cel.PER_CALL_VISITS``; past it,

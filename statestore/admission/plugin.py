@@ -3,7 +3,12 @@ policy/validating): each binding's policy is matched against the write and its C
 ``object``, ``oldObject``, ``request``, ``params``, ``namespaceObject``, ``variables`` and
 ``authorizer``; failures Deny (a Status with the validation's reason), Warn (a ``Warning``
 header) or Audit (an audit annotation); expressions that fail to evaluate follow the policy's
-``failurePolicy``."""
+``failurePolicy``.
+
+Size (~600 lines): one plugin object, because matching (rules, selectors, conditions), the
+params it finds and the per-request caches (compiled policies, shared inputs, one authorizer
+answer per check) are one decision; its compiling, CEL environment and ``authorizer`` library
+are in ``compiled``, ``statestore.celenv`` and ``library``."""
 
 from __future__ import annotations
 
