@@ -1,8 +1,9 @@
 """Fixtures of the access tests: the embedded store, the controller, kubectl, the GitHub
 stand-in; every one real and in its own process, one of each per module.
 
-The controller runs without Podman (``WWS_PODMAN_SOCKET`` names nothing): these tests look
-at who may do what with Workspace objects, not at containers.
+These tests look at who may do what with Workspace objects, not at containers (the
+controller still makes them, on a Podman service it starts itself; see
+tests/support/controllerproc.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
-"""Run the real ``wws controller run`` as a subprocess, without Podman (``WWS_PODMAN_SOCKET``
-names nothing): for tests of who may do what with objects, not of containers (tests/access,
-tests/webui). tests/controller's ``Controller`` runs it with Podman."""
+"""Run the real ``wws controller run`` as a subprocess for tests of who may do what with
+objects (tests/access, tests/webui). ``WWS_PODMAN_SOCKET`` names a socket in the test's folder;
+the Podman provider starts a ``podman system service`` there itself, so workspaces do become
+containers on the machine's Podman (hence :meth:`ControllerProcess.tidy`). tests/controller's
+``Controller`` runs it with a Podman service of its own making."""
 
 from __future__ import annotations
 

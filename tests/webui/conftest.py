@@ -74,7 +74,8 @@ def ui_kubeconfig(store: StoreProcess) -> Path:
 def controller(
     store: StoreProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ControllerProcess]:
-    """The real controller (without Podman): it turns membership into RBAC objects."""
+    """The real controller: it turns membership into RBAC objects (and workspaces into
+    containers on the machine's Podman, removed again by ``tidy`` at the end)."""
     running = ControllerProcess(store.kubeconfig, tmp_path_factory.mktemp("c") / "controller")
     running.folder.mkdir()
     running.start()

@@ -486,7 +486,7 @@ def test_open_editor_socket_closes_when_access_is_revoked(
         }}}  # fmt: skip
 
         def connected() -> Any:
-            # NB: the controller (without Podman) rewrites status on its own: the socket is
+            # NB: the controller (its real Podman) rewrites status on its own: the socket is
             # opened while the UI sees the workspace running; once open it stays open.
             api.patch_ok(ws_path("lab", "dave-ws") + "/status", running)
             time.sleep(0.3)
